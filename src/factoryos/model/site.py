@@ -1,0 +1,252 @@
+"""The site file: one YAML file per site describing assets, devices and tag address maps.
+
+The asset tree follows ISA-95: enterprise → site → area → line → work cell → equipment.
+Every tag's Unified Namespace path is ``site/area/line/cell/equipment/tag``.
+"""
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field, ValidationError
+
+from factoryos.model.errors import SiteFileError, SiteProblem
+from factoryos.model.tags import ModbusTable, Name, Strict, Tag, WordOrder
+from factoryos.model.uns import join
+from factoryos.model.yamlfile import Path_, dotted, line_of, load_with_lines
+
+
+class Level(StrEnum):
+    """ISA-95 equipment hierarchy levels."""
+
+    ENTERPRISE = "enterprise"
+    SITE = "site"
+    AREA = "area"
+    LINE = "line"
+    CELL = "cell"
+    EQUIPMENT = "equipment"
+
+
+SimModel = Literal["cnc", "injection", "packaging", "compressor", "energy_meter"]
+
+
+class SimSpec(Strict):
+    """How the virtual factory simulates a piece of equipment."""
+
+    model: SimModel
+    params: dict[str, float] = Field(default_factory=dict)
+
+
+class Equipment(Strict):
+    name: Name
+    description: str = ""
+    device: str | None = Field(default=None, description="Name of the device serving its tags.")
+    simulate: SimSpec | None = None
+    tags: list[Tag] = Field(default_factory=list)
+
+
+class Cell(Strict):
+    name: Name
+    description: str = ""
+    equipment: list[Equipment]
+
+
+class Line(Strict):
+    name: Name
+    description: str = ""
+    cells: list[Cell]
+
+
+class Area(Strict):
+    name: Name
+    description: str = ""
+    lines: list[Line]
+
+
+class Device(Strict):
+    """A device connection (a PLC, a meter, a gateway); one poller per device."""
+
+    name: Name
+    protocol: Literal["modbus_tcp"] = "modbus_tcp"
+    host: str = "127.0.0.1"
+    port: int = Field(default=502, ge=1, le=65535)
+    unit_id: int = Field(default=1, ge=0, le=255)
+    poll_interval_s: float = Field(default=1.0, gt=0, le=3600)
+    timeout_s: float = Field(default=1.0, gt=0, le=60)
+    word_order: WordOrder = WordOrder.BIG
+    max_block: int = Field(
+        default=120, ge=1, le=125, description="Most registers read in one request."
+    )
+
+
+class Site(Strict):
+    name: Name
+    enterprise: Name = "enterprise"
+    tenant: Name = "default"
+    description: str = ""
+    timezone: str = "UTC"
+    areas: list[Area]
+
+
+class SiteFile(Strict):
+    """A whole site file."""
+
+    site: Site
+    devices: list[Device] = Field(default_factory=list)
+
+    def device(self, name: str) -> Device:
+        return next(d for d in self.devices if d.name == name)
+
+    def equipment(self) -> Iterator["EquipmentRef"]:
+        s = self.site
+        for ai, area in enumerate(s.areas):
+            for li, line in enumerate(area.lines):
+                for ci, cell in enumerate(line.cells):
+                    for ei, eq in enumerate(cell.equipment):
+                        loc: Path_ = ("site", "areas", ai, "lines", li, "cells", ci)
+                        yield EquipmentRef(
+                            path=join(s.name, area.name, line.name, cell.name, eq.name),
+                            equipment=eq,
+                            loc=(*loc, "equipment", ei),
+                        )
+
+    def tags(self) -> Iterator["TagRef"]:
+        """Every tag of the site with its Unified Namespace path, in file order."""
+        for ref in self.equipment():
+            for ti, tag in enumerate(ref.equipment.tags):
+                yield TagRef(
+                    path=f"{ref.path}/{tag.name}",
+                    tag=tag,
+                    equipment=ref.equipment,
+                    loc=(*ref.loc, "tags", ti),
+                )
+
+
+@dataclass(frozen=True)
+class EquipmentRef:
+    path: str
+    equipment: Equipment
+    loc: Path_
+
+
+@dataclass(frozen=True)
+class TagRef:
+    path: str
+    tag: Tag
+    equipment: Equipment
+    loc: Path_
+
+
+def _duplicates(names: list[str]) -> set[str]:
+    return {n for n, c in Counter(names).items() if c > 1}
+
+
+def _sibling_problems(site: SiteFile) -> Iterator[tuple[Path_, str]]:
+    groups: list[tuple[Path_, list[str]]] = [(("devices",), [d.name for d in site.devices])]
+    groups.append((("site", "areas"), [a.name for a in site.site.areas]))
+    for ai, area in enumerate(site.site.areas):
+        groups.append((("site", "areas", ai, "lines"), [x.name for x in area.lines]))
+        for li, line in enumerate(area.lines):
+            groups.append(
+                (("site", "areas", ai, "lines", li, "cells"), [c.name for c in line.cells])
+            )
+    for ref in site.equipment():
+        groups.append(((*ref.loc, "tags"), [t.name for t in ref.equipment.tags]))
+    names_by_cell: dict[str, list[str]] = {}
+    for ref in site.equipment():
+        names_by_cell.setdefault(ref.path.rsplit("/", 1)[0], []).append(ref.equipment.name)
+    for cell, names in names_by_cell.items():
+        for dup in _duplicates(names):
+            yield ("site",), f"equipment name {dup!r} appears twice in cell {cell}"
+    for loc, names in groups:
+        for dup in sorted(_duplicates(names)):
+            yield loc, f"name {dup!r} appears more than once"
+
+
+def _register_span(tag: Tag) -> tuple[ModbusTable, int, int]:
+    assert tag.modbus is not None
+    return tag.modbus.table, tag.modbus.address, tag.modbus.address + tag.type.words
+
+
+def _device_problems(site: SiteFile) -> Iterator[tuple[Path_, str]]:
+    devices = {d.name for d in site.devices}
+    used: dict[str, list[tuple[ModbusTable, int, int, str]]] = {}
+    for ref in site.equipment():
+        eq = ref.equipment
+        if eq.device is not None and eq.device not in devices:
+            yield (*ref.loc, "device"), f"no device named {eq.device!r} under devices"
+            continue
+        for ti, tag in enumerate(eq.tags):
+            if tag.modbus is None:
+                continue
+            if eq.device is None:
+                yield (
+                    (*ref.loc, "tags", ti, "modbus"),
+                    "has a Modbus address but its equipment has no device",
+                )
+                continue
+            table, lo, hi = _register_span(tag)
+            for o_table, o_lo, o_hi, o_path in used.get(eq.device, []):
+                if table == o_table and lo < o_hi and o_lo < hi:
+                    yield (
+                        (*ref.loc, "tags", ti, "modbus"),
+                        f"{table} registers {lo}..{hi - 1} overlap tag {o_path} "
+                        f"on device {eq.device}",
+                    )
+            if hi > 65536:
+                yield (*ref.loc, "tags", ti, "modbus"), "value runs past register 65535"
+            used.setdefault(eq.device, []).append((table, lo, hi, f"{ref.path}/{tag.name}"))
+
+
+def _pydantic_problems(err: ValidationError, lines: dict[Path_, int]) -> list[SiteProblem]:
+    problems = []
+    for e in err.errors():
+        loc = tuple(e["loc"])
+        message = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            message = "unknown field (check the spelling)"
+        problems.append(SiteProblem(dotted(loc), line_of(lines, loc), message))
+    return problems
+
+
+def parse_site(text: str, source: Path | str = "<site>") -> SiteFile:
+    """Validate site-file text; raise :class:`SiteFileError` naming file, line and field."""
+    try:
+        data, lines = load_with_lines(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SiteFileError(source, [SiteProblem("(yaml)", line, str(problem))]) from exc
+    if not isinstance(data, dict):
+        raise SiteFileError(source, [SiteProblem("(file)", 1, "expected a mapping with 'site:'")])
+    try:
+        site = SiteFile.model_validate(data)
+    except ValidationError as exc:
+        raise SiteFileError(source, _pydantic_problems(exc, lines)) from exc
+    found: list[tuple[Path_, str]] = [*_sibling_problems(site), *_device_problems(site)]
+    if found:
+        problems = [SiteProblem(dotted(loc), line_of(lines, loc), msg) for loc, msg in found]
+        raise SiteFileError(source, problems)
+    return site
+
+
+def load_site(path: Path | str) -> SiteFile:
+    """Load and validate a site file; nothing is returned unless all of it is valid."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SiteFileError(
+            p, [SiteProblem("(file)", None, f"cannot read: {exc.strerror}")]
+        ) from exc
+    return parse_site(text, p)
+
+
+def dump_schema() -> dict[str, Any]:
+    """The JSON schema of a site file, for editors and docs."""
+    return SiteFile.model_json_schema()

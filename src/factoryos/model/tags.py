@@ -1,0 +1,107 @@
+"""Tag definitions: what a signal is, where it lives on the device, how to scale it."""
+
+from enum import StrEnum
+from typing import Annotated, Self
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from factoryos.model.uns import SEGMENT_RULE, is_segment
+
+
+def _segment(name: str) -> str:
+    if not is_segment(name):
+        raise ValueError(f"{name!r} is not a valid name: use {SEGMENT_RULE}")
+    return name
+
+
+Name = Annotated[str, Field(max_length=64), AfterValidator(_segment)]
+
+
+class Strict(BaseModel):
+    """Base of every site-file model: unknown fields are errors, so typos are caught."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataType(StrEnum):
+    """The type of a value on the wire."""
+
+    BOOL = "bool"
+    INT16 = "int16"
+    UINT16 = "uint16"
+    INT32 = "int32"
+    UINT32 = "uint32"
+    FLOAT32 = "float32"
+
+    @property
+    def words(self) -> int:
+        """How many 16-bit registers a value of this type takes."""
+        return 2 if self in (DataType.INT32, DataType.UINT32, DataType.FLOAT32) else 1
+
+
+class WordOrder(StrEnum):
+    """Order of the 16-bit words of a 32-bit value: ``big`` = high word first (ABCD)."""
+
+    BIG = "big"
+    LITTLE = "little"
+
+
+class ModbusTable(StrEnum):
+    HOLDING = "holding"
+    INPUT = "input"
+    COIL = "coil"
+    DISCRETE = "discrete"
+
+    @property
+    def is_bit(self) -> bool:
+        return self in (ModbusTable.COIL, ModbusTable.DISCRETE)
+
+
+class ModbusAddress(Strict):
+    """Where a tag lives in a Modbus device (0-based protocol address)."""
+
+    table: ModbusTable
+    address: int = Field(ge=0, le=65535)
+    word_order: WordOrder | None = Field(
+        default=None, description="32-bit word order; defaults to the device's."
+    )
+
+
+class Tag(Strict):
+    """One signal of a piece of equipment. Engineering value = raw * scale + offset."""
+
+    name: Name
+    type: DataType = DataType.FLOAT32
+    unit: str = Field(default="", max_length=32, description="Engineering unit, e.g. kW, degC.")
+    description: str = ""
+    modbus: ModbusAddress | None = None
+    scale: float = 1.0
+    offset: float = 0.0
+    range: tuple[float, float] | None = Field(
+        default=None, description="Engineering range; values outside it are uncertain."
+    )
+    deadband: float | None = Field(
+        default=None,
+        ge=0,
+        description="Store a value only when it moved more than this since the last stored "
+        "one (or its quality changed). None stores every poll.",
+    )
+    signal: str | None = Field(
+        default=None, description="Simulator signal behind this tag; defaults to the name."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if self.scale == 0:
+            raise ValueError("scale must not be 0")
+        if self.range is not None and self.range[0] >= self.range[1]:
+            raise ValueError(f"range low {self.range[0]} must be below high {self.range[1]}")
+        if self.modbus is not None and self.modbus.table.is_bit and self.type != DataType.BOOL:
+            raise ValueError(
+                f"a {self.modbus.table} holds bits: type must be bool, not {self.type}"
+            )
+        return self
+
+    @property
+    def sim_signal(self) -> str:
+        return self.signal or self.name

@@ -1,0 +1,28 @@
+"""Unified Namespace paths: ``site/area/line/cell/equipment/tag``."""
+
+import re
+
+SEGMENT_RE = re.compile(r"^[a-z0-9_-]+$")
+SEGMENT_RULE = "lower case letters, digits, '_' and '-' only"
+
+
+def is_segment(name: str) -> bool:
+    """True when ``name`` can be one segment of a Unified Namespace path."""
+    return bool(SEGMENT_RE.match(name))
+
+
+def join(*segments: str) -> str:
+    """The Unified Namespace path of the given segments."""
+    bad = [s for s in segments if not is_segment(s)]
+    if bad:
+        raise ValueError(f"invalid Unified Namespace segment {bad[0]!r}: {SEGMENT_RULE}")
+    return "/".join(segments)
+
+
+def split(path: str) -> list[str]:
+    """The segments of a Unified Namespace path; raises ValueError when one is invalid."""
+    segments = path.split("/")
+    bad = [s for s in segments if not is_segment(s)]
+    if bad:
+        raise ValueError(f"invalid Unified Namespace path {path!r}: {SEGMENT_RULE}")
+    return segments
