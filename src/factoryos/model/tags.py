@@ -3,7 +3,14 @@
 from enum import StrEnum
 from typing import Annotated, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from factoryos.model.uns import SEGMENT_RULE, is_segment
 
@@ -90,12 +97,22 @@ class Tag(Strict):
         default=None, description="Simulator signal behind this tag; defaults to the name."
     )
 
+    @field_validator("scale")
+    @classmethod
+    def _nonzero_scale(cls, scale: float) -> float:
+        if scale == 0:
+            raise ValueError("scale must not be 0")
+        return scale
+
+    @field_validator("range")
+    @classmethod
+    def _ordered_range(cls, rng: tuple[float, float] | None) -> tuple[float, float] | None:
+        if rng is not None and rng[0] >= rng[1]:
+            raise ValueError(f"range low {rng[0]} must be below high {rng[1]}")
+        return rng
+
     @model_validator(mode="after")
     def _check(self) -> Self:
-        if self.scale == 0:
-            raise ValueError("scale must not be 0")
-        if self.range is not None and self.range[0] >= self.range[1]:
-            raise ValueError(f"range low {self.range[0]} must be below high {self.range[1]}")
         if self.modbus is not None and self.modbus.table.is_bit and self.type != DataType.BOOL:
             raise ValueError(
                 f"a {self.modbus.table} holds bits: type must be bool, not {self.type}"

@@ -1,0 +1,1 @@
+"""Wiring of the running platform: settings, and the tasks of `factoryos demo` and `serve`."""

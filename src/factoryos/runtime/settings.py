@@ -1,0 +1,21 @@
+"""Deployment settings, read from ``FACTORYOS_…`` environment variables."""
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Where the embedded platform keeps its data and where it listens.
+
+    Every field can be set as an environment variable, e.g. ``FACTORYOS_DATA_DIR=/var/lib/fos``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="FACTORYOS_", extra="ignore")
+
+    data_dir: Path = Field(default=Path(".factoryos"), description="Catalog and time series.")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    url: str = Field(default="http://127.0.0.1:8000", description="API used by `query`.")
+    api_key: str | None = Field(default=None, description="Credential used by `query`.")
