@@ -1,0 +1,38 @@
+"""Device drivers: poll machines and turn their raw values into quality-stamped samples.
+
+Modbus TCP today; every driver publishes :class:`~factoryos.model.SampleBatch` batches.
+"""
+
+from factoryos.connect.errors import (
+    CodecError,
+    ConfigError,
+    ConnectError,
+    DeviceError,
+    DriverError,
+    DriverTimeout,
+    ProtocolError,
+)
+from factoryos.connect.modbus import (
+    ModbusPoller,
+    PollerStats,
+    RequestRecord,
+    build_pollers,
+    run_pollers,
+)
+from factoryos.connect.modbus_plan import ModbusPoint
+
+__all__ = [
+    "CodecError",
+    "ConfigError",
+    "ConnectError",
+    "DeviceError",
+    "DriverError",
+    "DriverTimeout",
+    "ModbusPoint",
+    "ModbusPoller",
+    "PollerStats",
+    "ProtocolError",
+    "RequestRecord",
+    "build_pollers",
+    "run_pollers",
+]

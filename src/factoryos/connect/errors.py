@@ -1,0 +1,77 @@
+"""Errors of the device drivers.
+
+::
+
+    DriverError                 root of the connect package
+    ├── ConfigError             points or device settings the driver cannot use
+    ├── CodecError              registers or values that do not fit their wire type
+    ├── ConnectError            cannot open (or lost) the connection to a device
+    ├── DriverTimeout           the device did not answer in time
+    ├── ProtocolError           an answer that makes no sense (wrong length, garbled)
+    └── DeviceError             the device answered with a Modbus exception response
+
+Library exceptions (pymodbus, OSError) are translated into these at the driver boundary.
+"""
+
+from factoryos.errors import FactoryOSError
+
+_EXCEPTION_NAMES = {
+    1: "illegal function",
+    2: "illegal data address",
+    3: "illegal data value",
+    4: "server device failure",
+    5: "acknowledge",
+    6: "server device busy",
+    8: "memory parity error",
+    10: "gateway path unavailable",
+    11: "gateway target device failed to respond",
+}
+
+
+class DriverError(FactoryOSError):
+    """Root of the connect package's errors."""
+
+
+class ConfigError(DriverError):
+    """Points or device settings the driver cannot use."""
+
+
+class CodecError(DriverError, ValueError):
+    """Registers or values that cannot be converted to or from their wire type."""
+
+
+class ConnectError(DriverError):
+    """Cannot open, or lost, the connection to a device."""
+
+
+class DriverTimeout(DriverError):  # noqa: N818 (the name the design documents use)
+    """The device did not answer within its timeout."""
+
+
+class ProtocolError(DriverError):
+    """The device's answer does not match the request."""
+
+
+class DeviceError(DriverError):
+    """The device answered a request with a Modbus exception response."""
+
+    def __init__(
+        self,
+        device: str,
+        function_code: int,
+        exception_code: int,
+        table: str,
+        address: int,
+        count: int,
+    ) -> None:
+        self.device = device
+        self.function_code = function_code
+        self.exception_code = exception_code
+        self.table = table
+        self.address = address
+        self.count = count
+        name = _EXCEPTION_NAMES.get(exception_code, "unknown exception")
+        super().__init__(
+            f"device {device}: Modbus exception {exception_code} ({name}) to function "
+            f"0x{function_code:02X} reading {table} {address}..{address + count - 1}"
+        )
