@@ -1,0 +1,1 @@
+"""Benchmark harnesses behind ``factoryos bench …``; results are recorded in docs/benchmarks.md."""

@@ -1,0 +1,337 @@
+"""The embedded time-series store: one DuckDB table of samples, written by Arrow appends.
+
+Writes are idempotent on (tag_id, ts) with **first write wins**: a sample once stored is
+never changed; a duplicate inside a batch, a replay or a redelivery is ignored. There is no
+index (a PRIMARY KEY made appends ~17x slower, see docs/benchmarks.md). The last-value cache
+doubles as a per-tag high-water mark: a batch whose samples are in (ts, tag) order and all
+newer than everything stored for their tag is appended as is; anything else is deduplicated
+in numpy and its late rows go through an anti-join against the table.
+"""
+
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from factoryos.model.quality import Quality
+from factoryos.model.samples import SampleBatch
+from factoryos.store.errors import InvalidBatchError, QueryError, StoreError
+from factoryos.store.lastvalue import LastValueCache
+
+logger = logging.getLogger(__name__)
+
+MAX_TAG_ID = 2**24 - 1
+"""The largest storable tag id; bounds the memory of the per-tag arrays (~300 MB at most)."""
+MAX_BUCKETS = 100_000
+INT64_MIN, INT64_MAX = int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max)
+
+SCHEMA = (("tag_id", "INTEGER"), ("ts", "BIGINT"), ("value", "DOUBLE"), ("quality", "UTINYINT"))
+AGGREGATES = {
+    "min": "min(value)",
+    "max": "max(value)",
+    "avg": "avg(value)",
+    "sum": "sum(value)",
+    "first": "arg_min(value, ts)",
+    "last": "arg_max(value, ts)",
+    "count": "count(*)",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Aggregates:
+    """Per-bucket aggregates: bucket start times and one column per requested aggregate."""
+
+    bucket_ns: npt.NDArray[np.int64]
+    columns: dict[str, npt.NDArray[Any]]
+
+
+class DuckDBStore:
+    """Samples in DuckDB (``path`` None: in memory) plus the last-value cache.
+
+    One writer connection, used under a lock (`write` is synchronous; the ingest calls it in a
+    worker thread); each query runs on its own cursor, so queries proceed while ingest writes.
+    """
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = None if path is None else Path(path)
+        self._write_lock = threading.Lock()
+        self._cursor_lock = threading.Lock()
+        self._cache_lock = threading.Lock()
+        self._closed = False
+        self._con = _connect(self.path)
+        try:
+            _ensure_schema(self._con, self.path)
+            self._reader = self._con.cursor()
+            self._cache = _load_cache(self._reader)
+        except BaseException:
+            self._con.close()
+            raise
+        logger.info(
+            "time-series store open at %s (%d tags)", self.path or ":memory:", len(self._cache)
+        )
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def write(self, batch: SampleBatch) -> int:
+        """Store ``batch``; returns how many samples were new (duplicates are ignored)."""
+        if len(batch) == 0:
+            return 0
+        _check_batch(batch)
+        with self._write_lock:
+            self._check_open()
+            try:
+                if self._is_fresh(batch):
+                    _append(self._con, batch)
+                    with self._cache_lock:
+                        self._cache.update_fresh(batch)
+                    return len(batch)
+                stored, fresh = self._write_with_dedup(batch)
+            except duckdb.Error as e:
+                raise StoreError(f"writing {len(batch)} samples to {self._where}: {e}") from e
+            with self._cache_lock:
+                self._cache.update(fresh)
+        return stored
+
+    def _is_fresh(self, batch: SampleBatch) -> bool:
+        """Strictly increasing in (ts, tag) and newer than everything stored for each tag."""
+        ts, ids = batch.ts, batch.tag_ids
+        later = ts[1:] > ts[:-1]
+        ordered = bool(np.all(later | ((ts[1:] == ts[:-1]) & (ids[1:] > ids[:-1]))))
+        return ordered and bool(np.all(ts > self._latest_ts(ids)))
+
+    def _write_with_dedup(self, batch: SampleBatch) -> tuple[int, SampleBatch]:
+        unique = batch.take(_first_of_each_key(batch))
+        newer = unique.ts > self._latest_ts(unique.tag_ids)
+        fresh, late = unique.take(newer), unique.take(~newer)
+        self._con.begin()
+        try:
+            if len(fresh):
+                _append(self._con, fresh)
+            stored_late = _insert_missing(self._con, late) if len(late) else 0
+            self._con.commit()
+        except BaseException:
+            self._con.rollback()
+            raise
+        return len(fresh) + stored_late, fresh
+
+    def _latest_ts(self, tag_ids: npt.NDArray[np.int32]) -> npt.NDArray[np.int64]:
+        with self._cache_lock:  # it may grow the cache's arrays under a concurrent `last`
+            return self._cache.latest_ts(tag_ids)
+
+    # -- queries ------------------------------------------------------------------------------
+
+    def raw(self, tag_id: int, start_ns: int, end_ns: int, *, limit: int = 100_000) -> SampleBatch:
+        """Samples of ``tag_id`` with ts in [start_ns, end_ns), oldest first, at most ``limit``."""
+        _check_tag(tag_id)
+        _check_range(start_ns, end_ns)
+        if limit < 1:
+            raise QueryError(f"limit must be >= 1, got {limit}")
+        cols = self._query(
+            "SELECT tag_id, ts, value, quality FROM samples"
+            " WHERE tag_id = ? AND ts >= ? AND ts < ? ORDER BY ts LIMIT ?",
+            [tag_id, start_ns, end_ns, limit],
+        )
+        return SampleBatch(cols["tag_id"], cols["ts"], cols["value"], cols["quality"])
+
+    def aggregate(
+        self, tag_id: int, start_ns: int, end_ns: int, every_ns: int, aggs: Sequence[str]
+    ) -> Aggregates:
+        """Aggregates of ``tag_id`` over [start_ns, end_ns) per bucket of ``every_ns``.
+
+        Buckets start at multiples of ``every_ns`` since the epoch; only buckets holding
+        samples are returned. Samples of BAD quality are left out.
+        """
+        _check_tag(tag_id)
+        _check_range(start_ns, end_ns)
+        names = _check_aggs(aggs)
+        _check_every(start_ns, end_ns, every_ns)
+        exprs = ", ".join(f'{AGGREGATES[name]} AS "{name}"' for name in names)
+        cols = self._query(
+            f"SELECT ts - ((ts % $every + $every) % $every) AS bucket, {exprs} FROM samples"
+            " WHERE tag_id = $tag AND ts >= $start AND ts < $end AND quality <> $bad"
+            " GROUP BY bucket ORDER BY bucket",
+            {
+                "every": every_ns,
+                "tag": tag_id,
+                "start": start_ns,
+                "end": end_ns,
+                "bad": int(Quality.BAD),
+            },
+        )
+        return Aggregates(cols["bucket"], {name: cols[name] for name in names})
+
+    def last(self, tag_ids: npt.ArrayLike) -> SampleBatch:
+        """The newest sample of each tag, in request order; tags without samples are omitted."""
+        with self._cache_lock:
+            self._check_open()
+            return self._cache.get(tag_ids)
+
+    def count(self, tag_id: int | None = None) -> int:
+        """How many samples are stored, for one tag or all."""
+        if tag_id is None:
+            cols = self._query("SELECT count(*) AS n FROM samples", [])
+        else:
+            _check_tag(tag_id)
+            cols = self._query("SELECT count(*) AS n FROM samples WHERE tag_id = ?", [tag_id])
+        return int(cols["n"][0])
+
+    def close(self) -> None:
+        """Close the database; later calls raise StoreError."""
+        with self._write_lock, self._cursor_lock, self._cache_lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._reader.close()
+            self._con.close()
+        logger.info("time-series store at %s closed", self._where)
+
+    def __enter__(self) -> "DuckDBStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def _where(self) -> str:
+        return str(self.path) if self.path else ":memory:"
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"time-series store {self._where} is closed")
+
+    def _query(self, sql: str, params: object) -> dict[str, npt.NDArray[Any]]:
+        with self._cursor() as cur:
+            try:
+                result: dict[str, npt.NDArray[Any]] = cur.execute(sql, params).fetchnumpy()
+            except duckdb.Error as e:
+                raise StoreError(f"query on {self._where} failed: {e}") from e
+        return result
+
+    @contextmanager
+    def _cursor(self) -> Iterator[Any]:
+        with self._cursor_lock:
+            self._check_open()
+            cur = self._reader.cursor()
+        try:
+            yield cur
+        finally:
+            cur.close()
+
+
+def _connect(path: Path | None) -> Any:
+    try:
+        return duckdb.connect(":memory:" if path is None else str(path))
+    except duckdb.Error as e:
+        raise StoreError(f"cannot open time-series store {path}: {e}") from e
+
+
+def _ensure_schema(con: Any, path: Path | None) -> None:
+    columns = ", ".join(f"{name} {kind}" for name, kind in SCHEMA)
+    try:
+        con.execute(f"CREATE TABLE IF NOT EXISTS samples ({columns})")
+        found = con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns"
+            " WHERE table_name = 'samples' ORDER BY ordinal_position"
+        ).fetchall()
+    except duckdb.Error as e:
+        raise StoreError(f"cannot prepare time-series store {path}: {e}") from e
+    if tuple(found) != SCHEMA:
+        raise StoreError(f"{path}: table samples has columns {found}, expected {list(SCHEMA)}")
+
+
+def _load_cache(cur: Any) -> LastValueCache:
+    cols = cur.execute(
+        "SELECT tag_id, max(ts) AS ts, arg_max(value, ts) AS value,"
+        " arg_max(quality, ts) AS quality FROM samples GROUP BY tag_id"
+    ).fetchnumpy()
+    cache = LastValueCache()
+    cache.update(SampleBatch(cols["tag_id"], cols["ts"], cols["value"], cols["quality"]))
+    return cache
+
+
+def _arrow(batch: SampleBatch) -> pa.Table:
+    return pa.table(
+        {"tag_id": batch.tag_ids, "ts": batch.ts, "value": batch.values, "quality": batch.quality}
+    )
+
+
+def _append(con: Any, batch: SampleBatch) -> None:
+    con.register("incoming", _arrow(batch))
+    try:
+        con.execute("INSERT INTO samples SELECT tag_id, ts, value, quality FROM incoming")
+    finally:
+        con.unregister("incoming")
+
+
+def _insert_missing(con: Any, late: SampleBatch) -> int:
+    """Insert the rows of ``late`` not stored yet; the ts bounds let DuckDB skip row groups."""
+    con.register("late", _arrow(late))
+    try:
+        row = con.execute(
+            "INSERT INTO samples SELECT l.tag_id, l.ts, l.value, l.quality FROM late AS l"
+            " ANTI JOIN (SELECT tag_id, ts FROM samples WHERE ts BETWEEN ? AND ?) AS s"
+            " ON s.tag_id = l.tag_id AND s.ts = l.ts",
+            [int(late.ts.min()), int(late.ts.max())],
+        ).fetchone()
+    finally:
+        con.unregister("late")
+    return int(row[0])
+
+
+def _first_of_each_key(batch: SampleBatch) -> npt.NDArray[np.intp]:
+    """Row indices of the first sample of each (tag, ts), in arrival order."""
+    order = np.lexsort((batch.ts, batch.tag_ids))  # stable: equal keys keep arrival order
+    ids, ts = batch.tag_ids[order], batch.ts[order]
+    first = np.ones(len(order), dtype=np.bool_)
+    first[1:] = (ids[1:] != ids[:-1]) | (ts[1:] != ts[:-1])
+    return np.sort(order[first])
+
+
+def _check_batch(batch: SampleBatch) -> None:
+    low, high = int(batch.tag_ids.min()), int(batch.tag_ids.max())
+    if low < 0 or high > MAX_TAG_ID:
+        bad = low if low < 0 else high
+        raise InvalidBatchError(f"tag_ids: {bad} is outside 0..{MAX_TAG_ID}; nothing written")
+
+
+def _check_tag(tag_id: int) -> None:
+    if not 0 <= tag_id <= MAX_TAG_ID:
+        raise QueryError(f"tag_id: {tag_id} is outside 0..{MAX_TAG_ID}")
+
+
+def _check_range(start_ns: int, end_ns: int) -> None:
+    for name, value in (("start_ns", start_ns), ("end_ns", end_ns)):
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise QueryError(f"{name}: {value} is not an int64 nanosecond time")
+    if start_ns >= end_ns:
+        raise QueryError(f"time range: start_ns ({start_ns}) must be before end_ns ({end_ns})")
+
+
+def _check_aggs(aggs: Sequence[str]) -> list[str]:
+    if isinstance(aggs, str) or not aggs:
+        raise QueryError(f"aggs: give a list of aggregates from {sorted(AGGREGATES)}, got {aggs!r}")
+    unknown = [a for a in aggs if a not in AGGREGATES]
+    if unknown:
+        raise QueryError(f"aggs: unknown aggregate {unknown}; known: {sorted(AGGREGATES)}")
+    return list(dict.fromkeys(aggs))
+
+
+def _check_every(start_ns: int, end_ns: int, every_ns: int) -> None:
+    if every_ns <= 0:
+        raise QueryError(f"every: bucket width must be > 0 ns, got {every_ns}")
+    if every_ns > INT64_MAX // 2:
+        raise QueryError(f"every: bucket width {every_ns} ns is too large")
+    first = start_ns - start_ns % every_ns
+    buckets = (end_ns - 1 - first) // every_ns + 1
+    if buckets > MAX_BUCKETS:
+        raise QueryError(
+            f"every: {every_ns} ns gives {buckets} buckets over the range; at most {MAX_BUCKETS}"
+        )
