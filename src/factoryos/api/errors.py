@@ -1,0 +1,54 @@
+"""API errors and the one place that maps FactoryOS errors to HTTP statuses."""
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from factoryos.bus.errors import BusClosedError
+from factoryos.errors import FactoryOSError
+from factoryos.model.errors import ModelError
+from factoryos.store.catalog import CatalogInputError, UnknownTagError
+from factoryos.store.errors import QueryError
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(FactoryOSError):
+    """Root of the API package's errors."""
+
+
+class BadParameterError(ApiError):
+    """A request parameter that cannot be used; the message starts with its name."""
+
+    def __init__(self, param: str, message: str) -> None:
+        self.param = param
+        super().__init__(f"{param}: {message}")
+
+
+# Most specific first: the first class the error is an instance of decides the status.
+_STATUS: tuple[tuple[type[FactoryOSError], int], ...] = (
+    (UnknownTagError, 404),
+    (BadParameterError, 400),
+    (QueryError, 400),
+    (CatalogInputError, 400),
+    (ModelError, 400),
+    (BusClosedError, 503),
+)
+
+
+def status_for(exc: FactoryOSError) -> int:
+    return next((status for cls, status in _STATUS if isinstance(exc, cls)), 500)
+
+
+async def _handle(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, FactoryOSError)
+    status = status_for(exc)
+    if status >= 500:
+        log.error("request failed: %s", exc, exc_info=exc)
+        return JSONResponse({"detail": "internal error; see the server log"}, status_code=status)
+    return JSONResponse({"detail": str(exc)}, status_code=status)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(FactoryOSError, _handle)

@@ -1,0 +1,32 @@
+"""Registering site files (engineer and up)."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, HTTPException, status
+
+from factoryos.api.deps import Engineer, ServicesDep
+from factoryos.api.schemas import SiteRegistered
+from factoryos.model.site import parse_site
+
+router = APIRouter(prefix="/api/sites", tags=["sites"])
+
+MAX_SITE_FILE = 2_000_000
+
+
+@router.post("", summary="Register or update a site from its YAML site file")
+def register_site(
+    services: ServicesDep,
+    principal: Engineer,
+    text: Annotated[
+        str,
+        Body(media_type="application/yaml", max_length=MAX_SITE_FILE, description="Site file."),
+    ],
+) -> SiteRegistered:
+    site = parse_site(text, "request body")
+    if site.site.tenant != principal.tenant:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"site.tenant: {site.site.tenant!r} is not your tenant {principal.tenant!r}",
+        )
+    ids = services.catalog.register_site(site)
+    return SiteRegistered(site=site.site.name, tenant=principal.tenant, tags=len(ids))

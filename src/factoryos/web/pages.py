@@ -1,0 +1,47 @@
+"""Pages and static files. They hold no data: every datum comes from /api with a key."""
+
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from factoryos import __version__
+
+WEB_DIR = Path(__file__).parent
+templates = Jinja2Templates(directory=WEB_DIR / "templates")
+router = APIRouter(include_in_schema=False)
+
+# ECharts writes inline styles into its tooltips; scripts come only from this server.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self' ws: wss:; frame-ancestors 'none'"
+)
+
+
+@router.get("/", response_class=HTMLResponse)
+def index(request: Request) -> HTMLResponse:
+    response = templates.TemplateResponse(request, "index.html", {"version": __version__})
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@router.get("/docs", response_class=HTMLResponse)
+def docs() -> HTMLResponse:
+    """Swagger UI for /openapi.json, from vendored files so it works without the internet."""
+    return get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="FactoryOS API",
+        swagger_js_url=f"/static/vendor/swagger-ui/swagger-ui-bundle.js?v={__version__}",
+        swagger_css_url=f"/static/vendor/swagger-ui/swagger-ui.css?v={__version__}",
+        swagger_favicon_url="data:,",
+    )
+
+
+def mount_web(app: FastAPI) -> None:
+    """Serve the UI at ``/``, the API docs at ``/docs`` and their assets under ``/static``."""
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")

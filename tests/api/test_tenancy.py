@@ -1,0 +1,99 @@
+"""Two tenants with identical tag paths never see each other's metadata or data."""
+
+import numpy as np
+from httpx import AsyncClient
+
+from factoryos.api import Services
+from factoryos.model.samples import SampleBatch
+from factoryos.model.site import parse_site
+from factoryos.store.catalog import Role
+
+POWER = "plant1/machining/line1/cell1/cnc-01/power_kw"
+T0 = 1_714_564_800 * 10**9
+RANGE = {"start": "2024-05-01T12:00:00Z", "end": "2024-05-01T13:00:00Z"}
+
+
+def write(services: Services, tag_id: int, value: float) -> None:
+    services.store.write(SampleBatch.build(np.full(3, tag_id), T0 + np.arange(3), [value] * 3))
+
+
+async def test_same_path_answers_each_tenant_with_its_own_data(
+    client: AsyncClient, services: Services, acme, globex
+) -> None:
+    assert acme.ids[POWER] != globex.ids[POWER]
+    write(services, acme.ids[POWER], 1.0)
+    write(services, globex.ids[POWER], 2.0)
+    for tenant, value in ((acme, 1.0), (globex, 2.0)):
+        raw = await client.get(
+            "/api/history/raw", params={"tag": POWER, **RANGE}, headers=tenant.auth()
+        )
+        assert raw.json()["value"] == [value] * 3
+        agg = await client.get(
+            "/api/history/agg",
+            params={"tag": POWER, **RANGE, "agg": "max", "every": "1h"},
+            headers=tenant.auth(),
+        )
+        assert agg.json()["columns"]["max"] == [value]
+        last = await client.get("/api/last", params={"tag": POWER}, headers=tenant.auth())
+        assert last.json()[0]["value"] == value
+
+
+async def test_guessing_another_tenants_tag_ids_finds_nothing(
+    client: AsyncClient, services: Services, acme, globex
+) -> None:
+    write(services, globex.ids[POWER], 2.0)
+    secret = str(globex.ids[POWER])
+    for url, params in (
+        ("/api/history/raw", {"tag": secret, **RANGE}),
+        ("/api/history/agg", {"tag": secret, **RANGE}),
+        ("/api/last", {"tag": secret}),
+        (f"/api/tags/{secret}", {}),
+    ):
+        r = await client.get(url, params=params, headers=acme.auth())
+        assert r.status_code == 404, (url, r.text)
+
+
+async def test_metadata_is_scoped_to_the_tenant(
+    client: AsyncClient, services: Services, acme, globex
+) -> None:
+    extra = (await client.get("/api/tags", headers=globex.auth())).json()
+    assert len(extra) == 3
+    services.catalog.register_site(
+        parse_site(
+            "site: {name: plant2, tenant: globex, areas: [{name: a, lines: [{name: l, cells: "
+            "[{name: c, equipment: [{name: e, tags: [{name: t}]}]}]}]}]}"
+        )
+    )
+    acme_tags = [t["path"] for t in (await client.get("/api/tags", headers=acme.auth())).json()]
+    globex_tags = [t["path"] for t in (await client.get("/api/tags", headers=globex.auth())).json()]
+    assert "plant2/a/l/c/e/t" in globex_tags
+    assert "plant2/a/l/c/e/t" not in acme_tags
+    assert len(acme_tags) == 3
+
+    tree = (await client.get("/api/assets", headers=acme.auth())).json()
+    assert [s["path"] for s in tree] == ["plant1"]
+    r = await client.get("/api/tags/plant2/a/l/c/e/t", headers=acme.auth())
+    assert r.status_code == 404
+    r = await client.get("/api/tags", params={"prefix": "plant2"}, headers=acme.auth())
+    assert r.json() == []
+
+
+async def test_keys_of_another_tenant_are_invisible(client: AsyncClient, acme, globex) -> None:
+    mine = (await client.get("/api/keys", headers=acme.auth(Role.ADMIN))).json()
+    theirs = (await client.get("/api/keys", headers=globex.auth(Role.ADMIN))).json()
+    assert {k["id"] for k in mine}.isdisjoint(k["id"] for k in theirs)
+    r = await client.delete(f"/api/keys/{theirs[0]['id']}", headers=acme.auth(Role.ADMIN))
+    assert r.status_code == 404
+    assert (await client.get("/api/me", headers=globex.auth(Role.ADMIN))).status_code == 200
+
+
+async def test_an_engineer_cannot_register_a_site_in_another_tenant(
+    client: AsyncClient, acme, globex, site_text
+) -> None:
+    r = await client.post(
+        "/api/sites",
+        content=site_text("globex").encode(),
+        headers={"Content-Type": "application/yaml"} | acme.auth(Role.ENGINEER),
+    )
+    assert r.status_code == 403
+    assert "site.tenant" in r.json()["detail"]

@@ -1,0 +1,204 @@
+"""The web UI in a real Chromium: sign in, pick a tag, watch live points arrive.
+
+uvicorn serves the real app on a free port from a background thread whose event loop also
+publishes one sample every 100 ms to the bus. Playwright drives Debian's Chromium.
+"""
+
+import asyncio
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import uvicorn
+
+from factoryos.api import Services, create_app
+from factoryos.bus.inprocess import InProcessBus
+from factoryos.model.quality import Quality
+from factoryos.model.samples import SampleBatch
+from factoryos.model.site import parse_site
+from factoryos.store.catalog import Catalog, Role
+from factoryos.store.duckdb_store import DuckDBStore
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOT = Path("/tmp/factoryos-web.png")
+LOGIN_SCREENSHOT = Path("/tmp/factoryos-login.png")
+POWER = "plant1/machining/line1/cell1/cnc-01/power_kw"
+SITE = """
+site:
+  name: plant1
+  tenant: acme
+  enterprise: acme
+  areas:
+    - name: machining
+      lines:
+        - name: line1
+          cells:
+            - name: cell1
+              equipment:
+                - name: cnc-01
+                  description: 5-axis CNC centre
+                  tags:
+                    - {name: power_kw, unit: kW, description: Spindle power}
+                    - {name: spindle_rpm, unit: rpm, type: uint16}
+                - name: cnc-02
+                  tags:
+                    - {name: temp_c, unit: degC}
+    - name: utilities
+      lines:
+        - name: air
+          cells:
+            - name: station
+              equipment:
+                - name: compressor-01
+                  tags:
+                    - {name: pressure_bar, unit: bar}
+"""
+
+
+def power_at(t_ns: int) -> float:
+    return round(12.0 + 4.0 * float(np.sin(t_ns / 6e10)), 3)
+
+
+@dataclass
+class Running:
+    url: str
+    key: str
+    stop: threading.Event
+
+
+async def _serve(
+    app: object, sock: socket.socket, bus: InProcessBus, tag_id: int, stop: threading.Event
+) -> None:
+    config = uvicorn.Config(app, log_level="warning", lifespan="off", ws="websockets-sansio")
+    server = uvicorn.Server(config)
+
+    async def publish() -> None:
+        while not stop.is_set():
+            now = time.time_ns()
+            await bus.publish(SampleBatch.build([tag_id], [now], [power_at(now)]))
+            await asyncio.sleep(0.1)
+        server.should_exit = True
+
+    async with asyncio.TaskGroup() as tg:
+        tg.create_task(server.serve(sockets=[sock]))
+        tg.create_task(publish())
+
+
+@pytest.fixture
+def running(tmp_path: Path) -> Iterator[Running]:
+    catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.sqlite'}")
+    catalog.create_all()
+    ids = catalog.register_site(parse_site(SITE))
+    key = catalog.create_api_key("acme", Role.VIEWER, "browser-test")
+    store = DuckDBStore(None)
+    now = time.time_ns()
+    past = now - np.arange(60, 0, -1) * 30 * 10**9  # the last half hour, every 30 s
+    quality = np.full(len(past), Quality.GOOD, dtype=np.uint8)
+    quality[-3] = Quality.UNCERTAIN
+    store.write(
+        SampleBatch.build(
+            np.full(len(past), ids[POWER]), past, [power_at(int(t)) for t in past], quality
+        )
+    )
+    bus = InProcessBus()
+    app = create_app(Services(catalog=catalog, store=store, bus=bus))
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=asyncio.run, args=(_serve(app, sock, bus, ids[POWER], stop),), daemon=True
+    )
+    thread.start()
+    _wait_for_port(port)
+    yield Running(f"http://127.0.0.1:{port}/", key, stop)
+    stop.set()
+    thread.join(10)
+    assert not thread.is_alive(), "the server thread did not stop"
+    sock.close()
+    store.close()
+    catalog.close()
+
+
+def _wait_for_port(port: int) -> None:
+    for _ in range(500):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            return
+        except OSError:
+            time.sleep(0.01)
+    raise AssertionError(f"uvicorn did not listen on port {port} within 5 s")
+
+
+def _chromium() -> str:
+    if shutil.which(CHROMIUM) is None:
+        message = f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return CHROMIUM
+
+
+def test_sign_in_pick_a_tag_and_see_live_points(running: Running) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    executable = _chromium()
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 760})
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            # Chromium logs the expected 401 of the wrong key below as a console error.
+            expected = "the server responded with a status of 401"
+            page.set_default_timeout(10_000)
+
+            page.goto(running.url)
+            page.fill("#api-key", "fos_wrong")
+            page.click("#login-button")
+            sync_api.expect(page.locator("#login-error")).to_contain_text("rejected")
+            page.screenshot(path=str(LOGIN_SCREENSHOT))
+
+            page.fill("#api-key", running.key)
+            page.click("#login-button")
+            sync_api.expect(page.locator("#who-role")).to_have_text("viewer")
+            page.locator("#tree summary", has_text="cnc-01").click()  # equipment starts closed
+            page.locator(f'#tree .tag[data-path="{POWER}"]').click()
+
+            sync_api.expect(page.locator("#live-status")).to_have_text("live")
+            chart = page.locator("#chart")
+            history = int(chart.get_attribute("data-points") or 0)
+            assert history >= 60, "the last hour of history should be on the chart"
+            page.wait_for_function(
+                "n => Number(document.getElementById('chart').dataset.points) >= n",
+                arg=history + 10,
+            )
+            assert page.evaluate("window.factoryos.points") >= history + 10
+            sync_api.expect(page.locator("#last-quality")).to_have_class("quality good")
+            sync_api.expect(page.locator("#tag-path")).to_have_text(POWER)
+            page.screenshot(path=str(SCREENSHOT))
+            assert [e for e in errors if expected not in e] == []
+
+            page.click("#logout")
+            sync_api.expect(page.locator("#login-view")).to_be_visible()
+            assert page.evaluate("sessionStorage.length") == 0
+        finally:
+            browser.close()
