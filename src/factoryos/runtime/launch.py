@@ -1,0 +1,77 @@
+"""Start-up of ``factoryos demo`` and ``factoryos serve``: checks, progress, signals."""
+
+import asyncio
+import errno
+import signal
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from factoryos.errors import FactoryOSError
+from factoryos.model import SiteFile
+from factoryos.runtime.platform import Platform
+from factoryos.sim import SimulatorHost, VirtualFactory
+
+
+class LaunchError(FactoryOSError):
+    """The platform cannot start (port taken, data directory unusable …)."""
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Raise :class:`LaunchError` naming host and port when something already listens there."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise LaunchError(
+                    f"port {port} on {host} is already in use: stop the other process "
+                    "or pass --port"
+                ) from exc
+            raise LaunchError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+
+async def run_platform(
+    site: SiteFile,
+    data_dir: Path,
+    host: str,
+    port: int,
+    *,
+    simulate: bool,
+    seed: int,
+    step: Callable[[str], None],
+    on_ready: Callable[[str], None],
+) -> None:
+    """Run until SIGINT/SIGTERM; ``step`` reports start-up progress, ``on_ready`` the key."""
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
+    step("opening the catalog and time-series store")
+    platform = Platform(site, data_dir)
+    sim = (
+        SimulatorHost(VirtualFactory(site, seed=seed, start_ns=time.time_ns()))
+        if simulate
+        else None
+    )
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        key = platform.admin_key("demo-admin" if simulate else "serve-admin")
+        if sim is not None:
+            step(f"starting the virtual factory ({len(site.devices)} Modbus devices)")
+            await sim.start_all()
+            sim.sync_all()
+            tasks.append(asyncio.create_task(sim.run_realtime(stop), name="simulator"))
+        step("starting drivers, ingest and the API")
+        await platform.run(host, port, stop, lambda: on_ready(key))
+        await asyncio.gather(*tasks)
+    finally:
+        if sim is not None:
+            await sim.stop_all()
+        platform.close()

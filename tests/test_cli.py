@@ -1,0 +1,130 @@
+"""The ``factoryos`` command: site validation, simulated history, and the demo as a user runs it."""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from factoryos.cli import app
+from factoryos.sim import DEMO_SITE, load_demo_site, with_ports
+from factoryos.store.duckdb_store import DuckDBStore
+
+runner = CliRunner()
+CNC_POWER = "demo/machining/line1/cell1/cnc-01/power_kw"
+
+
+def _free_ports(n: int) -> list[int]:
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def _demo_site_on_free_ports(tmp_path: Path) -> Path:
+    site = load_demo_site()
+    ports = dict(zip([d.name for d in site.devices], _free_ports(len(site.devices)), strict=True))
+    path = tmp_path / "demo.yaml"
+    path.write_text(yaml.safe_dump(with_ports(site, ports).model_dump(mode="json")))
+    return path
+
+
+def test_every_command_has_help() -> None:
+    for command in (
+        [],
+        ["demo"],
+        ["serve"],
+        ["simulate"],
+        ["site", "validate"],
+        ["query"],
+        ["bench", "ingest"],
+    ):
+        result = runner.invoke(app, [*command, "--help"])
+        assert result.exit_code == 0, command
+        assert "Usage" in result.output
+
+
+def test_site_validate_accepts_the_demo_site() -> None:
+    result = runner.invoke(app, ["site", "validate", str(DEMO_SITE)])
+    assert result.exit_code == 0
+    assert "ok" in result.output
+    assert "8 devices" in result.output
+
+
+def test_site_validate_names_file_line_and_field(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(DEMO_SITE.read_text().replace("port: 15022", "port: 0", 1))
+    result = runner.invoke(app, ["site", "validate", str(bad)])
+    assert result.exit_code == 1
+    assert re.search(
+        r"bad\.yaml:\d+: devices\[1\]\.port: Input should be greater than", result.output
+    )
+
+
+def test_simulate_stores_history_and_ground_truth(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["simulate", "--site", str(DEMO_SITE), "--hours", "0.25", "--data-dir", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    tags = sum(1 for ref in load_demo_site().tags() if ref.tag.modbus is not None)
+    with DuckDBStore(tmp_path / "timeseries.duckdb") as store:
+        assert store.count() == tags * 900  # every tag once a simulated second (1 s polls)
+    assert (tmp_path / "groundtruth" / "states.parquet").exists()
+
+
+def _wait_for(pattern: str, path: Path, proc: subprocess.Popen[bytes], timeout_s: float) -> str:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        text = path.read_text()
+        if re.search(pattern, text):
+            return text
+        assert proc.poll() is None, f"demo exited early:\n{text}"
+        time.sleep(0.2)
+    raise AssertionError(f"no {pattern!r} within {timeout_s} s:\n{path.read_text()}")
+
+
+@pytest.mark.e2e
+def test_demo_serves_live_data_and_stops_cleanly(tmp_path: Path) -> None:
+    site = _demo_site_on_free_ports(tmp_path)
+    (port,) = _free_ports(1)
+    data = tmp_path / "data"
+    log = tmp_path / "demo.log"
+    exe = Path(sys.executable).parent / "factoryos"
+    cmd = [str(exe), "demo", "--site", str(site), "--port", str(port), "--data-dir", str(data)]
+    env = {**os.environ, "COLUMNS": "200"}
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT, env=env)
+    try:
+        text = _wait_for(r"admin key\s+fos_\S+", log, proc, 60)
+        key = re.search(r"admin key\s+(fos_\S+)", text).group(1)  # type: ignore[union-attr]
+        assert (data / "admin.key").read_text().strip() == key
+        time.sleep(3)  # a few polls
+        query = [
+            str(exe),
+            "query",
+            CNC_POWER,
+            "--start",
+            "-1m",
+            "--url",
+            f"http://127.0.0.1:{port}",
+            "--key",
+            key,
+        ]
+        result = subprocess.run(query, capture_output=True, text=True, timeout=30, env=env)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.count(" good ") >= 2
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+    assert proc.returncode == 0, log.read_text()
+    assert "stopped; data kept" in log.read_text()
