@@ -250,4 +250,11 @@ def _read_key(data_dir: Path) -> str:
 
 
 def main() -> None:
-    app()
+    """Entry point: FactoryOS errors print as one clear message, not a traceback."""
+    from factoryos.errors import FactoryOSError
+
+    try:
+        app()
+    except FactoryOSError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(1)
