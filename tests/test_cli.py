@@ -3,7 +3,6 @@
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,24 +15,15 @@ from typer.testing import CliRunner
 from factoryos.cli import app
 from factoryos.sim import DEMO_SITE, load_demo_site, with_ports
 from factoryos.store.duckdb_store import DuckDBStore
+from support.ports import free_ports
 
 runner = CliRunner()
 CNC_POWER = "demo/machining/line1/cell1/cnc-01/power_kw"
 
 
-def _free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
 def _demo_site_on_free_ports(tmp_path: Path) -> Path:
     site = load_demo_site()
-    ports = dict(zip([d.name for d in site.devices], _free_ports(len(site.devices)), strict=True))
+    ports = dict(zip([d.name for d in site.devices], free_ports(len(site.devices)), strict=True))
     path = tmp_path / "demo.yaml"
     path.write_text(yaml.safe_dump(with_ports(site, ports).model_dump(mode="json")))
     return path
@@ -96,7 +86,7 @@ def _wait_for(pattern: str, path: Path, proc: subprocess.Popen[bytes], timeout_s
 @pytest.mark.e2e
 def test_demo_serves_live_data_and_stops_cleanly(tmp_path: Path) -> None:
     site = _demo_site_on_free_ports(tmp_path)
-    (port,) = _free_ports(1)
+    (port,) = free_ports(1)
     data = tmp_path / "data"
     log = tmp_path / "demo.log"
     exe = Path(sys.executable).parent / "factoryos"

@@ -17,34 +17,7 @@ from factoryos.bus.inprocess import InProcessBus
 from factoryos.model.site import parse_site
 from factoryos.store.catalog import Catalog, Role
 from factoryos.store.duckdb_store import DuckDBStore
-
-EQ = "plant1/machining/line1/cell1/cnc-01"
-POWER = f"{EQ}/power_kw"
-RPM = f"{EQ}/spindle_rpm"
-TEMP = "plant1/machining/line1/cell1/cnc-02/temp_c"
-
-
-def site_yaml(tenant: str) -> str:
-    return f"""
-site:
-  name: plant1
-  tenant: {tenant}
-  areas:
-    - name: machining
-      lines:
-        - name: line1
-          cells:
-            - name: cell1
-              equipment:
-                - name: cnc-01
-                  description: 5-axis CNC centre
-                  tags:
-                    - {{name: power_kw, unit: kW, description: Spindle power}}
-                    - {{name: spindle_rpm, unit: rpm, type: uint16}}
-                - name: cnc-02
-                  tags:
-                    - {{name: temp_c, unit: degC, range: [0, 120]}}
-"""
+from support.sites import site_yaml
 
 
 @dataclass(frozen=True)

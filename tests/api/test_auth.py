@@ -8,9 +8,9 @@ from httpx import AsyncClient
 
 from factoryos.api import Services
 from factoryos.store.catalog import Role
+from support.sites import POWER
 
 PUBLIC = {"/api/health"}
-POWER = "plant1/machining/line1/cell1/cnc-01/power_kw"
 
 
 def api_calls(app: FastAPI) -> list[tuple[str, str]]:

@@ -9,18 +9,12 @@ from httpx import AsyncClient
 from factoryos.api import Services
 from factoryos.model.quality import Quality
 from factoryos.model.samples import SampleBatch
-
-POWER = "plant1/machining/line1/cell1/cnc-01/power_kw"
-RPM = "plant1/machining/line1/cell1/cnc-01/spindle_rpm"
-TEMP = "plant1/machining/line1/cell1/cnc-02/temp_c"
+from factoryos.model.timeparse import format_ns
+from support.sites import POWER, RPM, TEMP
 
 T0 = 1_714_564_800 * 10**9  # 2024-05-01T12:00:00Z
 S = 10**9
 START, END = "2024-05-01T12:00:00Z", "2024-05-01T13:00:00Z"
-
-
-def iso(ns: int) -> str:
-    return np.datetime_as_string(np.datetime64(ns, "ns"), unit="ms", timezone="UTC").item()
 
 
 @pytest.fixture
@@ -48,7 +42,7 @@ async def test_raw_returns_exactly_what_was_written(client: AsyncClient, acme, w
     assert (body["tag"], body["unit"], body["count"]) == (POWER, "kW", 120)
     assert body["truncated"] is False
     assert body["start"] == "2024-05-01T12:00:00.000Z"
-    assert body["ts"] == [iso(int(t)) for t in written.ts]
+    assert body["ts"] == [format_ns(int(t)) for t in written.ts]
     expected = [None if np.isnan(v) else float(v) for v in written.values]
     assert body["value"] == expected
     assert body["quality"][4:8] == ["good", "bad", "uncertain", "good"]
@@ -65,7 +59,7 @@ async def test_raw_respects_range_and_limit(client: AsyncClient, acme, written) 
         limit=5,
     )
     body = r.json()
-    assert body["ts"] == [iso(T0 + i * S) for i in range(10, 15)]
+    assert body["ts"] == [format_ns(T0 + i * S) for i in range(10, 15)]
     assert body["truncated"] is True
 
 
@@ -113,12 +107,12 @@ async def test_last_values_of_many_tags_at_once(client: AsyncClient, acme, writt
     assert power == {
         "tag": POWER,
         "unit": "kW",
-        "ts": iso(int(written.ts[-1])),
+        "ts": format_ns(int(written.ts[-1])),
         "value": float(written.values[-1]),
         "quality": "good",
     }
     assert temp == {"tag": TEMP, "unit": "degC", "ts": None, "value": None, "quality": None}
-    assert (rpm["value"], rpm["ts"]) == (1500.0, iso(T0 + 30 * S))
+    assert (rpm["value"], rpm["ts"]) == (1500.0, format_ns(T0 + 30 * S))
 
 
 @pytest.mark.parametrize(

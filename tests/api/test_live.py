@@ -2,7 +2,6 @@
 
 import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -16,10 +15,9 @@ from websockets.exceptions import ConnectionClosed
 from factoryos.api import Services
 from factoryos.model.quality import Quality
 from factoryos.model.samples import SampleBatch
+from support.ports import bound_socket
+from support.sites import POWER, RPM, TEMP
 
-POWER = "plant1/machining/line1/cell1/cnc-01/power_kw"
-RPM = "plant1/machining/line1/cell1/cnc-01/spindle_rpm"
-TEMP = "plant1/machining/line1/cell1/cnc-02/temp_c"
 T0 = 1_714_564_800 * 10**9
 TIMEOUT = 5.0
 
@@ -36,8 +34,7 @@ async def until(condition: Callable[[], bool]) -> None:
 @pytest.fixture
 async def server(app: FastAPI) -> AsyncIterator[str]:
     """ws:// URL of /api/live on uvicorn running in this test's event loop."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
+    sock = bound_socket()
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level="warning", lifespan="off", ws="websockets-sansio")
     srv = uvicorn.Server(config)

@@ -7,8 +7,8 @@ from factoryos.api import Services
 from factoryos.model.samples import SampleBatch
 from factoryos.model.site import parse_site
 from factoryos.store.catalog import Role
+from support.sites import POWER
 
-POWER = "plant1/machining/line1/cell1/cnc-01/power_kw"
 T0 = 1_714_564_800 * 10**9
 RANGE = {"start": "2024-05-01T12:00:00Z", "end": "2024-05-01T13:00:00Z"}
 

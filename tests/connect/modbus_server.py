@@ -1,7 +1,6 @@
 """Test peers: a real pymodbus TCP server over numpy memory, and a server that never answers."""
 
 import asyncio
-import socket
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -105,10 +104,3 @@ class SilentServer:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
-
-
-def closed_port() -> int:
-    """A localhost port with nothing listening on it."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])

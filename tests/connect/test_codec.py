@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
+from pymodbus.client import ModbusTcpClient
 
-from factoryos.connect.codec import decode, encode, to_engineering, to_raw
+from factoryos.connect.codec import decode, encode, saturate, to_engineering, to_raw
 from factoryos.connect.errors import CodecError
 from factoryos.model.tags import DataType, WordOrder
 
@@ -14,15 +15,20 @@ BIG, LITTLE = WordOrder.BIG, WordOrder.LITTLE
         (DataType.FLOAT32, BIG, [0x3F80, 0x0000], 1.0),
         (DataType.FLOAT32, LITTLE, [0x0000, 0x3F80], 1.0),
         (DataType.FLOAT32, BIG, [0xC120, 0x0000], -10.0),
+        (DataType.FLOAT32, BIG, [0xC020, 0x0000], -2.5),
         (DataType.INT32, BIG, [0xFFFF, 0xFFFE], -2),
         (DataType.INT32, LITTLE, [0xFFFE, 0xFFFF], -2),
         (DataType.UINT32, BIG, [0x1234, 0x5678], 0x12345678),
         (DataType.UINT32, LITTLE, [0x5678, 0x1234], 0x12345678),
         (DataType.UINT32, BIG, [0xFFFF, 0xFFFF], 0xFFFFFFFF),
+        (DataType.UINT32, BIG, [0x0001, 0x1170], 70000),
+        (DataType.UINT32, LITTLE, [0x1170, 0x0001], 70000),
         (DataType.INT16, BIG, [0xFFFF], -1),
         (DataType.INT16, BIG, [0x8000], -32768),
         (DataType.UINT16, BIG, [0xFFFF], 65535),
+        (DataType.UINT16, LITTLE, [0x0201], 513),
         (DataType.BOOL, BIG, [1], 1.0),
+        (DataType.BOOL, BIG, [0], 0.0),
     ],
 )
 def test_known_vectors(dtype: DataType, order: WordOrder, words: list[int], value: float) -> None:
@@ -88,6 +94,44 @@ def test_encode_rounds_integers_to_nearest() -> None:
 def test_encode_refuses_values_that_do_not_fit(dtype: DataType, value: float) -> None:
     with pytest.raises(CodecError, match=f"index 1 does not fit {dtype}"):
         encode(np.array([0.0, value]), dtype, BIG)
+
+
+@pytest.mark.parametrize("order", [BIG, LITTLE])
+@pytest.mark.parametrize("dtype", [t for t in DataType if t != DataType.BOOL])
+def test_agrees_with_pymodbus_codec(dtype: DataType, order: WordOrder) -> None:
+    rng = np.random.default_rng(7)
+    pm_type = getattr(ModbusTcpClient.DATATYPE, dtype.name)
+    low = 0 if dtype.name.startswith("U") else -30000
+    raw = saturate(rng.uniform(low, 30000, 50), dtype)
+    words = encode(raw, dtype, order).reshape(-1, dtype.words)
+    for value, w in zip(raw.tolist(), words.tolist(), strict=True):
+        assert ModbusTcpClient.convert_from_registers(w, pm_type, word_order=order) == value
+
+
+def test_saturate_rounds_and_clamps_integers_as_a_plc_does() -> None:
+    wild = [2.5, 3.5, -0.4, 1e6, -1e6, np.inf, -np.inf, np.nan]
+    assert saturate(wild, DataType.INT16).tolist() == [2, 4, 0, 32767, -32768, 32767, -32768, 0]
+    assert np.signbit(saturate([-0.4], DataType.INT16)).tolist() == [False]
+    assert saturate([-5.0, 70000.0], DataType.UINT16).tolist() == [0, 65535]
+    assert saturate([1e12, -1.0], DataType.UINT32).tolist() == [2**32 - 1, 0]
+    assert saturate([0.49, 0.5, 7.0, np.nan], DataType.BOOL).tolist() == [0, 1, 1, 0]
+
+
+def test_saturate_rounds_to_float32_and_clamps_to_its_finite_range() -> None:
+    f32_max = float(np.finfo(np.float32).max)
+    out = saturate([0.1, 1e39, -np.inf, np.nan], DataType.FLOAT32)
+    assert out[:3].tolist() == [float(np.float32(0.1)), f32_max, -f32_max]
+    assert np.isnan(out[3])
+
+
+@pytest.mark.parametrize("dtype", list(DataType))
+def test_every_saturated_value_encodes(dtype: DataType) -> None:
+    wild = np.concatenate(
+        [np.random.default_rng(5).normal(0, 1e12, 500), [np.inf, -np.inf, np.nan, -0.0]]
+    )
+    raw = saturate(wild, dtype)
+    assert len(encode(raw, dtype, BIG)) == len(wild) * dtype.words
+    np.testing.assert_array_equal(saturate(raw, dtype), raw)  # idempotent
 
 
 def test_decode_refuses_a_partial_value() -> None:

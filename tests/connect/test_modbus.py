@@ -7,16 +7,19 @@ import time
 import numpy as np
 import pytest
 
-from factoryos.connect import ModbusPoint, ModbusPoller, build_pollers, run_pollers
+from factoryos.connect import ModbusPoller, build_pollers, run_pollers
 from factoryos.connect.codec import encode
 from factoryos.connect.errors import ConfigError
 from factoryos.connect.modbus import next_slot
 from factoryos.model.quality import Quality
 from factoryos.model.samples import SampleBatch
 from factoryos.model.site import Device, parse_site
-from factoryos.model.tags import DataType, ModbusAddress, ModbusTable, Tag, WordOrder
+from factoryos.model.tags import DataType, ModbusTable, WordOrder
+from support.ports import free_port
+from support.sites import Cell, Equipment, site_yaml
 
-from .modbus_server import REGISTERS, ModbusTestServer, SilentServer, closed_port
+from .modbus_server import REGISTERS, ModbusTestServer, SilentServer
+from .points import point
 
 HR, IR, CO, DI = ModbusTable.HOLDING, ModbusTable.INPUT, ModbusTable.COIL, ModbusTable.DISCRETE
 BIG, LITTLE = WordOrder.BIG, WordOrder.LITTLE
@@ -29,21 +32,6 @@ def device(port: int, **settings: object) -> Device:
     fields: dict[str, object] = {"poll_interval_s": 0.1, "timeout_s": 0.3}
     fields.update(settings)
     return Device.model_validate({"name": "plc", "port": port, **fields})
-
-
-def point(
-    tag_id: int,
-    table: ModbusTable,
-    address: int,
-    dtype: DataType = DataType.INT16,
-    *,
-    word_order: WordOrder | None = None,
-    **tag: object,
-) -> ModbusPoint:
-    modbus = ModbusAddress(table=table, address=address, word_order=word_order)
-    return ModbusPoint(
-        tag_id, Tag.model_validate({"name": f"t{tag_id}", "type": dtype, "modbus": modbus, **tag})
-    )
 
 
 def put(
@@ -222,7 +210,7 @@ async def test_stopped_server_gives_bad_samples_and_recovery_after_restart(
 
 
 async def test_while_backing_off_polls_return_bad_without_network_io() -> None:
-    poller = ModbusPoller(device(closed_port(), poll_interval_s=10.0), [point(1, HR, 0)])
+    poller = ModbusPoller(device(free_port(), poll_interval_s=10.0), [point(1, HR, 0)])
     await poller.poll_once(T0)
     attempts = len(poller.recent())
     started = time.perf_counter()
@@ -239,7 +227,7 @@ async def test_while_backing_off_polls_return_bad_without_network_io() -> None:
 
 async def test_reconnect_back_off_grows_and_is_capped() -> None:
     poller = ModbusPoller(
-        device(closed_port(), poll_interval_s=0.05), [point(1, HR, 0)], max_backoff_s=0.2
+        device(free_port(), poll_interval_s=0.05), [point(1, HR, 0)], max_backoff_s=0.2
     )
     deadline = time.perf_counter() + 1.0
     while time.perf_counter() < deadline:
@@ -269,7 +257,7 @@ async def test_a_dead_device_never_delays_a_healthy_one(
     interval, window = 0.1, 3.0
     healthy = ModbusPoller(device(modbus_server.port, poll_interval_s=interval), [point(1, HR, 0)])
     refused = ModbusPoller(
-        Device(name="refused", port=closed_port(), poll_interval_s=interval, timeout_s=0.5),
+        Device(name="refused", port=free_port(), poll_interval_s=interval, timeout_s=0.5),
         [point(2, HR, 0)],
     )
     hung = ModbusPoller(
@@ -323,34 +311,34 @@ def test_next_slot_skips_missed_slots_instead_of_bursting() -> None:
     assert next_slot(10.0, 1.0, 11.0) == (12.0, 1)
 
 
-SITE = """
-site:
-  name: plant
-  areas:
-    - name: a
-      lines:
-        - name: l
-          cells:
-            - name: c
-              equipment:
-                - name: press
-                  device: plc1
-                  tags:
-                    - {name: force, modbus: {table: holding, address: 0}}
-                    - {name: note}
-                - name: oven
-                  device: plc2
-                  tags:
-                    - {name: temp, type: int16, modbus: {table: input, address: 3}}
-                    - {name: door, type: bool, modbus: {table: coil, address: 1}}
-                - name: manual
-                  tags:
-                    - {name: count}
-devices:
-  - {name: plc1, port: 5020}
-  - {name: plc2, port: 5021}
-  - {name: unused, port: 5022}
-"""
+SITE = site_yaml(
+    None,
+    name="plant",
+    cells=[
+        Cell(
+            "a",
+            "l",
+            "c",
+            (
+                Equipment(
+                    "press",
+                    ("{name: force, modbus: {table: holding, address: 0}}", "{name: note}"),
+                    device="plc1",
+                ),
+                Equipment(
+                    "oven",
+                    (
+                        "{name: temp, type: int16, modbus: {table: input, address: 3}}",
+                        "{name: door, type: bool, modbus: {table: coil, address: 1}}",
+                    ),
+                    device="plc2",
+                ),
+                Equipment("manual", ("{name: count}",)),
+            ),
+        )
+    ],
+    devices=["{name: plc1, port: 5020}", "{name: plc2, port: 5021}", "{name: unused, port: 5022}"],
+)
 
 
 def test_build_pollers_one_per_device_with_its_points() -> None:

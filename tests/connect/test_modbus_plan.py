@@ -5,20 +5,11 @@ from factoryos.connect.codec import encode
 from factoryos.connect.errors import ConfigError
 from factoryos.connect.modbus_plan import MAX_BITS, ModbusPoint, build_plan
 from factoryos.model.site import Device
-from factoryos.model.tags import DataType, ModbusAddress, ModbusTable, Tag, WordOrder
+from factoryos.model.tags import DataType, ModbusTable, Tag, WordOrder
+
+from .points import point
 
 HR, IR, CO, DI = ModbusTable.HOLDING, ModbusTable.INPUT, ModbusTable.COIL, ModbusTable.DISCRETE
-
-
-def point(
-    tag_id: int,
-    table: ModbusTable,
-    address: int,
-    dtype: DataType = DataType.INT16,
-    word_order: WordOrder | None = None,
-) -> ModbusPoint:
-    address_ = ModbusAddress(table=table, address=address, word_order=word_order)
-    return ModbusPoint(tag_id, Tag(name=f"t{tag_id}", type=dtype, modbus=address_))
 
 
 def blocks(device: Device, points: list[ModbusPoint]) -> list[tuple[str, int, int]]:
@@ -67,7 +58,7 @@ def test_plan_decodes_every_point_from_one_buffer() -> None:
     device = Device(name="plc", word_order=WordOrder.LITTLE)
     points = [
         point(1, HR, 4, DataType.FLOAT32),  # device order: little
-        point(2, HR, 0, DataType.FLOAT32, WordOrder.BIG),
+        point(2, HR, 0, DataType.FLOAT32, word_order=WordOrder.BIG),
         point(3, HR, 2, DataType.INT16),
         point(4, IR, 0, DataType.UINT32),
         point(5, CO, 3, DataType.BOOL),

@@ -8,7 +8,6 @@ One device is cut off (its server stopped) for ten simulated minutes in the midd
 
 import asyncio
 import math
-import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from factoryos.sim import (
 )
 from factoryos.store.duckdb_store import DuckDBStore
 from factoryos.store.ingest import Ingestor
+from support.ports import free_ports
 
 pytestmark = pytest.mark.e2e
 
@@ -37,19 +37,9 @@ EIGHT_AM = 8 * 3600 * 10**9  # in the morning shift, so the machines run
 OVERHEAT_AT = 300  # drives cnc-01's spindle temperature past its range: uncertain samples
 
 
-def _free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
 def _site() -> SiteFile:
     site = load_demo_site()
-    return with_ports(site, dict(zip([d.name for d in site.devices], _free_ports(8), strict=True)))
+    return with_ports(site, dict(zip([d.name for d in site.devices], free_ports(8), strict=True)))
 
 
 @dataclass

@@ -1,23 +1,10 @@
 """Fixtures of the virtual-factory tests: the demo site, moved to free ports."""
 
-import socket
-
 import pytest
 
 from factoryos.model.site import SiteFile
 from factoryos.sim import load_demo_site, with_ports
-
-
-def free_ports(n: int) -> list[int]:
-    """``n`` distinct ports free on 127.0.0.1 right now."""
-    socks = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
+from support.ports import free_ports
 
 
 @pytest.fixture(scope="session")

@@ -4,10 +4,12 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 
+import numpy as np
 import pytest
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
+from factoryos.connect.codec import decode, encode, to_engineering, to_raw
 from factoryos.model.site import SiteFile, TagRef
 from factoryos.model.tags import ModbusTable
 from factoryos.sim import (
@@ -15,8 +17,6 @@ from factoryos.sim import (
     SimServerError,
     SimulatorHost,
     VirtualFactory,
-    decode_words,
-    encode_words,
 )
 
 CNC_DEVICE = "cnc-01-plc"
@@ -73,8 +73,11 @@ async def _check_device(host: SimulatorHost, device: str) -> int:
             m = ref.tag.modbus
             order = m.word_order or dev.word_order
             words = tables[m.table][m.address : m.address + ref.tag.type.words]
-            assert words == encode_words(factory.value(ref.path), ref.tag, order), ref.path
-            assert decode_words(words, ref.tag, order) == factory.value(ref.path), ref.path
+            tag, value = ref.tag, factory.value(ref.path)
+            raw = to_raw(np.array([value]), tag.scale, tag.offset)
+            assert words == encode(raw, tag.type, order).tolist(), ref.path
+            decoded = to_engineering(decode(words, tag.type, order), tag.scale, tag.offset)
+            assert decoded.tolist() == [value], ref.path
         return len(tags)
     finally:
         client.close()

@@ -2,9 +2,10 @@
 
 import pytest
 
-from factoryos.model import DataType, ModbusTable, WordOrder, load_site, parse_site
-from factoryos.model.site import SiteFile
+from factoryos.model import DataType, ModbusTable, WordOrder, load_site
+from factoryos.model.site import SiteFile, parse_site
 from factoryos.sim import DEMO_SITE, SimConfigError, VirtualFactory, with_ports
+from support.sites import Cell, Equipment, site_yaml
 
 
 def test_demo_site_loads_with_the_documented_layout(demo_site: SiteFile) -> None:
@@ -72,31 +73,20 @@ def test_with_ports_moves_devices_and_keeps_the_rest(demo_site: SiteFile) -> Non
         with_ports(demo_site, {"nope": 1})
 
 
-SMALL = """\
-site:
-  name: s
-  areas:
-    - name: a
-      lines:
-        - name: l
-          cells:
-            - name: c
-              equipment:
-                - name: m1
-                  simulate: {{model: cnc, params: {{{params}}}}}
-                  tags:
-                    - name: {tag}
-"""
+def small_site(params: str, tag: str) -> SiteFile:
+    """One cnc ``m1`` with ``simulate`` params and one tag."""
+    m1 = Equipment("m1", (f"{{name: {tag}}}",), simulate=f"{{model: cnc, params: {{{params}}}}}")
+    return parse_site(site_yaml(None, name="s", cells=[Cell("a", "l", "c", (m1,))]))
 
 
 def test_unknown_param_is_named() -> None:
-    site = parse_site(SMALL.format(params="cycle_s: 60, cycle_time: 3", tag="power_kw"))
+    site = small_site("cycle_s: 60, cycle_time: 3", "power_kw")
     with pytest.raises(SimConfigError, match=r"s/a/l/c/m1: unknown simulate param 'cycle_time'"):
         VirtualFactory(site)
 
 
 def test_tag_without_a_signal_is_named() -> None:
-    site = parse_site(SMALL.format(params="", tag="torque_nm"))
+    site = small_site("", "torque_nm")
     with pytest.raises(SimConfigError, match=r"tag s/a/l/c/m1/torque_nm: signal 'torque_nm'"):
         VirtualFactory(site)
 

@@ -1,6 +1,7 @@
 """The metadata catalog on a real SQLite file."""
 
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -9,28 +10,15 @@ from sqlalchemy import create_engine, text
 
 from factoryos.model.site import SiteFile, parse_site
 from factoryos.store.catalog import Catalog, CatalogInputError, Role, UnknownTagError, hash_key
+from support.sites import CNC_01, MACHINING, POWER, RPM, site_yaml
 
 
 def site(tenant: str = "acme", name: str = "plant1", extra_tag: str = "") -> SiteFile:
-    extra = f"\n                    - {{name: {extra_tag}, unit: bar}}" if extra_tag else ""
-    return parse_site(f"""
-site:
-  name: {name}
-  tenant: {tenant}
-  enterprise: acme-corp
-  areas:
-    - name: machining
-      lines:
-        - name: line1
-          cells:
-            - name: cell1
-              equipment:
-                - name: cnc-01
-                  description: CNC centre
-                  tags:
-                    - {{name: power_kw, unit: kW, range: [0, 50]}}
-                    - {{name: spindle_rpm, unit: rpm, type: uint16}}{extra}
-""")
+    """cnc-01 of the shared plant alone, with one more tag if ``extra_tag``."""
+    extra = (f"{{name: {extra_tag}, unit: bar}}",) if extra_tag else ()
+    cnc = replace(CNC_01, tags=CNC_01.tags + extra)
+    cell = replace(MACHINING, equipment=(cnc,))
+    return parse_site(site_yaml(tenant, name=name, enterprise="acme-corp", cells=(cell,)))
 
 
 @pytest.fixture
@@ -38,10 +26,6 @@ def catalog(tmp_path: Path) -> Catalog:
     c = Catalog(f"sqlite:///{tmp_path / 'catalog.sqlite'}")
     c.create_all()
     return c
-
-
-POWER = "plant1/machining/line1/cell1/cnc-01/power_kw"
-RPM = "plant1/machining/line1/cell1/cnc-01/spindle_rpm"
 
 
 def test_register_site_returns_an_id_per_tag_and_is_idempotent(catalog: Catalog) -> None:
@@ -110,7 +94,7 @@ def test_asset_tree_nests_isa95_levels_with_tags(catalog: Catalog) -> None:
         levels.append(node.level)
         node = node.children[0]
     assert [*levels, node.level] == ["site", "area", "line", "cell", "equipment"]
-    assert node.description == "CNC centre"
+    assert node.description == CNC_01.description
     assert [t.path for t in node.tags] == [POWER, RPM]
 
 

@@ -25,6 +25,8 @@ from factoryos.model.samples import SampleBatch
 from factoryos.model.site import parse_site
 from factoryos.store.catalog import Catalog, Role
 from factoryos.store.duckdb_store import DuckDBStore
+from support.ports import bound_socket
+from support.sites import AIR_STATION, MACHINING, POWER, site_yaml
 
 pytestmark = pytest.mark.browser
 
@@ -39,37 +41,6 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOT = Path("/tmp/factoryos-web.png")
 LOGIN_SCREENSHOT = Path("/tmp/factoryos-login.png")
-POWER = "plant1/machining/line1/cell1/cnc-01/power_kw"
-SITE = """
-site:
-  name: plant1
-  tenant: acme
-  enterprise: acme
-  areas:
-    - name: machining
-      lines:
-        - name: line1
-          cells:
-            - name: cell1
-              equipment:
-                - name: cnc-01
-                  description: 5-axis CNC centre
-                  tags:
-                    - {name: power_kw, unit: kW, description: Spindle power}
-                    - {name: spindle_rpm, unit: rpm, type: uint16}
-                - name: cnc-02
-                  tags:
-                    - {name: temp_c, unit: degC}
-    - name: utilities
-      lines:
-        - name: air
-          cells:
-            - name: station
-              equipment:
-                - name: compressor-01
-                  tags:
-                    - {name: pressure_bar, unit: bar}
-"""
 
 
 def power_at(t_ns: int) -> float:
@@ -105,7 +76,8 @@ async def _serve(
 def running(tmp_path: Path) -> Iterator[Running]:
     catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.sqlite'}")
     catalog.create_all()
-    ids = catalog.register_site(parse_site(SITE))
+    text = site_yaml("acme", enterprise="acme", cells=(MACHINING, AIR_STATION))
+    ids = catalog.register_site(parse_site(text))
     key = catalog.create_api_key("acme", Role.VIEWER, "browser-test")
     store = DuckDBStore(None)
     now = time.time_ns()
@@ -120,8 +92,7 @@ def running(tmp_path: Path) -> Iterator[Running]:
     bus = InProcessBus()
     app = create_app(Services(catalog=catalog, store=store, bus=bus))
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
+    sock = bound_socket()
     port = sock.getsockname()[1]
     stop = threading.Event()
     thread = threading.Thread(

@@ -21,6 +21,7 @@ _INT_LIMITS: dict[DataType, tuple[int, int]] = {
     DataType.INT32: (-(2**31), 2**31 - 1),
     DataType.UINT32: (0, 2**32 - 1),
 }
+_F32_MAX = float(np.finfo(np.float32).max)
 _VIEW_32 = {DataType.INT32: np.int32, DataType.UINT32: np.uint32, DataType.FLOAT32: np.float32}
 
 
@@ -60,8 +61,28 @@ def encode(raw: npt.ArrayLike, dtype: DataType, word_order: WordOrder) -> Words:
     return np.column_stack((first, second)).reshape(-1)
 
 
+def saturate(raw: npt.ArrayLike, dtype: DataType) -> Floats:
+    """The raw values a device holds when told ``raw``: every result fits :func:`encode`.
+
+    Integer types round to nearest (ties to even) and clamp to the type's range, as a PLC
+    saturates, NaN becoming 0; float32 rounds to the nearest float32, clamped to its finite
+    range (NaN stays NaN); bool is 1 from 0.5 up, else 0.
+    """
+    r = np.atleast_1d(np.asarray(raw, dtype=np.float64))
+    if dtype == DataType.BOOL:
+        return np.where(r >= 0.5, 1.0, 0.0)
+    # np.minimum/np.maximum rather than np.clip/np.nan_to_num: several times faster on the
+    # short columns of the simulator, which saturates every step.
+    if dtype == DataType.FLOAT32:
+        return np.minimum(np.maximum(r, -_F32_MAX), _F32_MAX).astype(np.float32).astype(np.float64)
+    low, high = _INT_LIMITS[dtype]
+    rounded = np.rint(np.where(np.isnan(r), 0.0, r))
+    # + 0.0 turns -0.0 (rint of -0.4) into 0.0: an integer register has no negative zero.
+    return np.minimum(np.maximum(rounded, low), high) + 0.0
+
+
 def _floats(raw: Floats) -> npt.NDArray[np.float32]:
-    too_big = np.isfinite(raw) & (np.abs(raw) > np.finfo(np.float32).max)
+    too_big = np.isfinite(raw) & (np.abs(raw) > _F32_MAX)
     if too_big.any():
         i = int(np.flatnonzero(too_big)[0])
         raise CodecError(f"value {raw[i]!r} at index {i} does not fit float32")

@@ -16,7 +16,7 @@ from factoryos.sim.errors import (
 from factoryos.sim.factory import DEFAULT_START_NS, VirtualFactory
 from factoryos.sim.host import SimulatorHost
 from factoryos.sim.modbus import ModbusDeviceServer
-from factoryos.sim.registers import decode_words, encode_words, quantize
+from factoryos.sim.registers import quantize
 from factoryos.sim.sites import DEMO_SITE, load_demo_site, with_ports
 from factoryos.sim.states import FaultKind, MachineState
 from factoryos.sim.truth import FailureEvent, FaultEvent, GroundTruth, Parts, StateInterval
@@ -39,8 +39,6 @@ __all__ = [
     "StateInterval",
     "UnknownPathError",
     "VirtualFactory",
-    "decode_words",
-    "encode_words",
     "load_demo_site",
     "quantize",
     "with_ports",

@@ -7,7 +7,7 @@ from factoryos.model.site import SiteFile, TagRef
 from factoryos.model.tags import Tag
 from factoryos.sim.errors import FaultError, SimConfigError, UnknownPathError
 from factoryos.sim.models import MACHINE_MODELS, EnergyMeter, Machine, Model, ModelContext
-from factoryos.sim.registers import quantize
+from factoryos.sim.registers import Quantizer
 from factoryos.sim.states import NS_PER_S, FaultKind
 from factoryos.sim.truth import FaultEvent, GroundTruth
 
@@ -47,7 +47,9 @@ class VirtualFactory:
         self._meters = [m for m in self._models.values() if isinstance(m, EnergyMeter)]
         self._machines = [m for m in self._models.values() if not isinstance(m, EnergyMeter)]
         self._tags = self._bind_tags()
+        self._quantizer = Quantizer([tag for _, tag in self._tags.values()])
         self._cache: dict[str, dict[str, float]] = {}
+        self._values: dict[str, float] | None = None  # every tag's value(), built on demand
 
     def _build_models(self) -> dict[str, Model]:
         models: dict[str, Model] = {}
@@ -104,7 +106,7 @@ class VirtualFactory:
         for machine in self._machines:
             machine.step(t0)
         self.steps += 1
-        self._cache.clear()
+        self._changed()
 
     def advance(self, n_steps: int) -> None:
         """Advance simulated time by ``n_steps`` steps."""
@@ -124,8 +126,13 @@ class VirtualFactory:
 
     def value(self, tag_path: str) -> float:
         """The tag's engineering value now, quantised exactly as its registers hold it."""
-        eq_path, tag = self._tag(tag_path)
-        return quantize(self._signals(eq_path)[tag.sim_signal], tag)
+        self._tag(tag_path)  # UnknownPathError for a path it does not simulate
+        if self._values is None:
+            # All tags in one columnar pass: callers read many tags per step.
+            signals = [self._signals(eq)[tag.sim_signal] for eq, tag in self._tags.values()]
+            values = self._quantizer.quantize(signals).tolist()
+            self._values = dict(zip(self._tags, values, strict=True))
+        return self._values[tag_path]
 
     def signal_of(self, tag_path: str) -> float:
         """The tag's signal value now, before quantisation (what the server encodes)."""
@@ -154,9 +161,13 @@ class VirtualFactory:
         model.inject(fault, self.now_ns, severity, duration_s)
         event = FaultEvent(self.now_ns, equipment_path, fault, severity, duration_s)
         self.truth.faults.append(event)
-        self._cache.clear()
+        self._changed()
         log.info("injected %s into %s at %d", fault.value, equipment_path, self.now_ns)
         return event
+
+    def _changed(self) -> None:
+        self._cache.clear()
+        self._values = None
 
     def _model(self, equipment_path: str) -> Model:
         model = self._models.get(equipment_path)

@@ -11,13 +11,15 @@ from dataclasses import dataclass
 
 from pymodbus.constants import ExcCodes
 from pymodbus.server import ModbusTcpServer
-from pymodbus.simulator import DataType, SimData, SimDevice
+from pymodbus.simulator import DataType as SimDataType
+from pymodbus.simulator import SimData, SimDevice
 
+from factoryos.connect.codec import encode
 from factoryos.model.site import Device
-from factoryos.model.tags import ModbusTable, Tag, WordOrder
+from factoryos.model.tags import DataType, ModbusTable, Tag, WordOrder
 from factoryos.sim.errors import SimServerError
 from factoryos.sim.factory import VirtualFactory
-from factoryos.sim.registers import encode_words
+from factoryos.sim.registers import Quantizer
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +74,12 @@ class ModbusDeviceServer:
             for ref in factory.tag_refs()
             if ref.equipment.device == device.name and ref.tag.modbus is not None
         ]
+        self._quantizer = Quantizer([b.tag for b in self._bindings])
+        # Bindings encoded together: one codec call per (type, word order).
+        encodings: dict[tuple[DataType, WordOrder], list[int]] = {}
+        for i, b in enumerate(self._bindings):
+            encodings.setdefault((b.tag.type, b.word_order), []).append(i)
+        self._encodings = list(encodings.items())
         self._size = dict.fromkeys(ModbusTable, 0)
         for b in self._bindings:
             end = b.address + (1 if b.table.is_bit else b.tag.type.words)
@@ -91,9 +99,12 @@ class ModbusDeviceServer:
     def sync(self) -> None:
         """Rewrite every register from the factory's current values."""
         tables = {t: [0] * self._size[t] for t in ModbusTable}
-        for b in self._bindings:
-            words = encode_words(self.factory.signal_of(b.path), b.tag, b.word_order)
-            tables[b.table][b.address : b.address + len(words)] = words
+        raw = self._quantizer.raw([self.factory.signal_of(b.path) for b in self._bindings])
+        for (dtype, order), idx in self._encodings:
+            words = encode(raw[idx], dtype, order).reshape(len(idx), dtype.words).tolist()
+            for i, w in zip(idx, words, strict=True):
+                b = self._bindings[i]
+                tables[b.table][b.address : b.address + len(w)] = w
         for t in (ModbusTable.COIL, ModbusTable.DISCRETE):
             tables[t] = _pack_bits(tables[t])
         self._snapshot = tables
@@ -134,10 +145,10 @@ class ModbusDeviceServer:
         size = self._size[table]
         if table.is_bit:
             count = max(16, (size + 15) // 16 * 16)
-            return [SimData(0, count=count, values=False, datatype=DataType.BITS)]
+            return [SimData(0, count=count, values=False, datatype=SimDataType.BITS)]
         if size == 0:
-            return [SimData(0, datatype=DataType.INVALID)]
-        return [SimData(0, count=size, values=0, datatype=DataType.REGISTERS, readonly=True)]
+            return [SimData(0, datatype=SimDataType.INVALID)]
+        return [SimData(0, count=size, values=0, datatype=SimDataType.REGISTERS, readonly=True)]
 
     async def _action(
         self,

@@ -1,0 +1,1 @@
+"""Helpers shared by the test packages; tests/ is on the path: ``from support.sites import ...``."""
