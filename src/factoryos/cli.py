@@ -81,12 +81,15 @@ def site_schema() -> None:
 def bench_ingest(
     points: Annotated[int, typer.Option(help="Samples to ingest.", min=1000)] = 10_000_000,
     tags: Annotated[int, typer.Option(help="Distinct tags in the data.", min=1)] = 1000,
+    rounds: Annotated[
+        int, typer.Option(help="Alternating runs of each path; medians count.", min=1)
+    ] = 3,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Points per second through the real ingest path, next to a raw DuckDB Arrow append."""
     from factoryos.bench.ingest import format_ingest_table, run_ingest_bench
 
-    result = run_ingest_bench(points=points, tags=tags, progress=not as_json)
+    result = run_ingest_bench(points=points, tags=tags, rounds=rounds, progress=not as_json)
     if as_json:
         sys.stdout.write(json.dumps(result) + "\n")
     else:
