@@ -11,9 +11,10 @@ from factoryos.connect import ModbusPoller, build_pollers, run_pollers
 from factoryos.connect.codec import encode
 from factoryos.connect.errors import ConfigError
 from factoryos.connect.modbus import next_slot
+from factoryos.model.devices import ModbusTcpDevice
 from factoryos.model.quality import Quality
 from factoryos.model.samples import SampleBatch
-from factoryos.model.site import Device, parse_site
+from factoryos.model.site import parse_site
 from factoryos.model.tags import DataType, ModbusTable, WordOrder
 from support.ports import free_port
 from support.sites import Cell, Equipment, site_yaml
@@ -28,10 +29,10 @@ GOOD, UNCERTAIN, BAD = Quality.GOOD, Quality.UNCERTAIN, Quality.BAD
 T0 = 1_700_000_000_000_000_000
 
 
-def device(port: int, **settings: object) -> Device:
+def device(port: int, **settings: object) -> ModbusTcpDevice:
     fields: dict[str, object] = {"poll_interval_s": 0.1, "timeout_s": 0.3}
     fields.update(settings)
-    return Device.model_validate({"name": "plc", "port": port, **fields})
+    return ModbusTcpDevice.model_validate({"name": "plc", "port": port, **fields})
 
 
 def put(
@@ -257,11 +258,13 @@ async def test_a_dead_device_never_delays_a_healthy_one(
     interval, window = 0.1, 3.0
     healthy = ModbusPoller(device(modbus_server.port, poll_interval_s=interval), [point(1, HR, 0)])
     refused = ModbusPoller(
-        Device(name="refused", port=free_port(), poll_interval_s=interval, timeout_s=0.5),
+        ModbusTcpDevice(name="refused", port=free_port(), poll_interval_s=interval, timeout_s=0.5),
         [point(2, HR, 0)],
     )
     hung = ModbusPoller(
-        Device(name="hung", port=silent_server.port, poll_interval_s=interval, timeout_s=0.5),
+        ModbusTcpDevice(
+            name="hung", port=silent_server.port, poll_interval_s=interval, timeout_s=0.5
+        ),
         [point(3, HR, 0)],
         max_backoff_s=0.2,  # retry often, so it keeps hanging on timeouts
     )

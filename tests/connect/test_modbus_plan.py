@@ -4,7 +4,7 @@ import pytest
 from factoryos.connect.codec import encode
 from factoryos.connect.errors import ConfigError
 from factoryos.connect.modbus_plan import MAX_BITS, ModbusPoint, build_plan
-from factoryos.model.site import Device
+from factoryos.model.devices import ModbusTcpDevice
 from factoryos.model.tags import DataType, ModbusTable, Tag, WordOrder
 
 from .points import point
@@ -12,11 +12,11 @@ from .points import point
 HR, IR, CO, DI = ModbusTable.HOLDING, ModbusTable.INPUT, ModbusTable.COIL, ModbusTable.DISCRETE
 
 
-def blocks(device: Device, points: list[ModbusPoint]) -> list[tuple[str, int, int]]:
+def blocks(device: ModbusTcpDevice, points: list[ModbusPoint]) -> list[tuple[str, int, int]]:
     return [(str(b.table), b.address, b.count) for b in build_plan(device, points).blocks]
 
 
-DEVICE = Device(name="plc")
+DEVICE = ModbusTcpDevice(name="plc")
 
 
 def test_groups_by_table_sorts_and_merges_small_gaps() -> None:
@@ -42,7 +42,7 @@ def test_a_gap_of_nine_starts_a_new_block() -> None:
 
 
 def test_blocks_respect_max_block_and_never_split_a_value() -> None:
-    device = Device(name="small", max_block=3)
+    device = ModbusTcpDevice(name="small", max_block=3)
     points = [point(i, HR, 2 * i, DataType.FLOAT32) for i in range(3)]
     assert blocks(device, points) == [("holding", 0, 2), ("holding", 2, 2), ("holding", 4, 2)]
     points = [point(i, HR, i) for i in range(7)]
@@ -55,7 +55,7 @@ def test_bit_blocks_hold_up_to_2000_bits() -> None:
 
 
 def test_plan_decodes_every_point_from_one_buffer() -> None:
-    device = Device(name="plc", word_order=WordOrder.LITTLE)
+    device = ModbusTcpDevice(name="plc", word_order=WordOrder.LITTLE)
     points = [
         point(1, HR, 4, DataType.FLOAT32),  # device order: little
         point(2, HR, 0, DataType.FLOAT32, word_order=WordOrder.BIG),
@@ -97,4 +97,4 @@ def test_a_tag_without_modbus_address_is_refused() -> None:
 
 def test_a_value_larger_than_max_block_is_refused() -> None:
     with pytest.raises(ConfigError, match="'t1' needs 2 registers but max_block is 1"):
-        build_plan(Device(name="tiny", max_block=1), [point(1, HR, 0, DataType.INT32)])
+        build_plan(ModbusTcpDevice(name="tiny", max_block=1), [point(1, HR, 0, DataType.INT32)])

@@ -31,9 +31,10 @@ from factoryos.connect.errors import (
     ProtocolError,
 )
 from factoryos.connect.modbus_plan import ModbusPoint, ReadBlock, build_plan
+from factoryos.model.devices import ModbusTcpDevice
 from factoryos.model.quality import QUALITY_DTYPE, Quality
 from factoryos.model.samples import TAG_ID_DTYPE, TS_DTYPE, SampleBatch
-from factoryos.model.site import Device, SiteFile
+from factoryos.model.site import SiteFile
 from factoryos.model.tags import ModbusTable
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ class ModbusPoller:
     """
 
     def __init__(
-        self, device: Device, points: Sequence[ModbusPoint], *, max_backoff_s: float = 30.0
+        self, device: ModbusTcpDevice, points: Sequence[ModbusPoint], *, max_backoff_s: float = 30.0
     ) -> None:
         if max_backoff_s <= 0:
             raise ConfigError(f"device {device.name}: max_backoff_s must be > 0")

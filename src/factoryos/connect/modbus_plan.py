@@ -15,7 +15,7 @@ import numpy.typing as npt
 
 from factoryos.connect.codec import Floats, Words, decode
 from factoryos.connect.errors import ConfigError
-from factoryos.model.site import Device
+from factoryos.model.devices import ModbusTcpDevice
 from factoryos.model.tags import DataType, ModbusTable, Tag, WordOrder
 
 MAX_GAP = 8
@@ -88,7 +88,7 @@ class _Span:
 
 
 def build_plan(
-    device: Device, points: Sequence[ModbusPoint], *, max_gap: int = MAX_GAP
+    device: ModbusTcpDevice, points: Sequence[ModbusPoint], *, max_gap: int = MAX_GAP
 ) -> ReadPlan:
     """The read plan for ``points`` on ``device``; raises :class:`ConfigError` for a point
     without a Modbus address or one that does not fit in a single request."""
@@ -114,7 +114,7 @@ def build_plan(
     )
 
 
-def _span(device: Device, index: int, point: ModbusPoint) -> _Span:
+def _span(device: ModbusTcpDevice, index: int, point: ModbusPoint) -> _Span:
     tag = point.tag
     if tag.modbus is None:
         raise ConfigError(
@@ -130,7 +130,7 @@ def _span(device: Device, index: int, point: ModbusPoint) -> _Span:
     return _Span(index, table, tag.modbus.address, tag.type.words, tag.type, order)
 
 
-def _limit(device: Device, table: ModbusTable) -> int:
+def _limit(device: ModbusTcpDevice, table: ModbusTable) -> int:
     return MAX_BITS if table.is_bit else device.max_block
 
 

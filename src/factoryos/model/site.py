@@ -14,8 +14,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, ValidationError
 
+from factoryos.model.devices import PROTOCOLS, AnyDevice, Device
 from factoryos.model.errors import SiteFileError, SiteProblem
-from factoryos.model.tags import ModbusTable, Name, Strict, Tag, WordOrder
+from factoryos.model.tags import ADDRESS_FIELDS, ModbusTable, Name, Strict, Tag
 from factoryos.model.uns import join
 from factoryos.model.yamlfile import Path_, dotted, line_of, load_with_lines
 
@@ -67,22 +68,6 @@ class Area(Strict):
     lines: list[Line]
 
 
-class Device(Strict):
-    """A device connection (a PLC, a meter, a gateway); one poller per device."""
-
-    name: Name
-    protocol: Literal["modbus_tcp"] = "modbus_tcp"
-    host: str = "127.0.0.1"
-    port: int = Field(default=502, ge=1, le=65535)
-    unit_id: int = Field(default=1, ge=0, le=255)
-    poll_interval_s: float = Field(default=1.0, gt=0, le=3600)
-    timeout_s: float = Field(default=1.0, gt=0, le=60)
-    word_order: WordOrder = WordOrder.BIG
-    max_block: int = Field(
-        default=120, ge=1, le=125, description="Most registers read in one request."
-    )
-
-
 class Site(Strict):
     name: Name
     enterprise: Name = "enterprise"
@@ -98,7 +83,7 @@ class SiteFile(Strict):
     site: Site
     devices: list[Device] = Field(default_factory=list)
 
-    def device(self, name: str) -> Device:
+    def device(self, name: str) -> AnyDevice:
         return next(d for d in self.devices if d.name == name)
 
     def equipment(self) -> Iterator["EquipmentRef"]:
@@ -180,14 +165,16 @@ def _device_problems(site: SiteFile) -> Iterator[tuple[Path_, str]]:
         if eq.device is not None and eq.device not in devices:
             yield (*ref.loc, "device"), f"no device named {eq.device!r} under devices"
             continue
+        protocol = site.device(eq.device).protocol if eq.device is not None else None
         for ti, tag in enumerate(eq.tags):
-            if tag.modbus is None:
+            if tag.protocol is None:
                 continue
-            if eq.device is None:
-                yield (
-                    (*ref.loc, "tags", ti, "modbus"),
-                    "has a Modbus address but its equipment has no device",
-                )
+            field = next(f for f, p in ADDRESS_FIELDS.items() if p == tag.protocol)
+            if protocol != tag.protocol:
+                why = f"device {eq.device} speaks {protocol}" if protocol else "no device"
+                yield (*ref.loc, "tags", ti, field), f"a {tag.protocol} address, but {why}"
+                continue
+            if tag.modbus is None or eq.device is None:
                 continue
             table, lo, hi = _register_span(tag)
             for o_table, o_lo, o_hi, o_path in used.get(eq.device, []):
@@ -202,10 +189,17 @@ def _device_problems(site: SiteFile) -> Iterator[tuple[Path_, str]]:
             used.setdefault(eq.device, []).append((table, lo, hi, f"{ref.path}/{tag.name}"))
 
 
+def _data_loc(loc: tuple[str | int, ...]) -> Path_:
+    """Drop the protocol name pydantic inserts into a device's location (devices[0].opcua.x)."""
+    if len(loc) > 2 and loc[0] == "devices" and loc[2] in PROTOCOLS:
+        return (*loc[:2], *loc[3:])
+    return loc
+
+
 def _pydantic_problems(err: ValidationError, lines: dict[Path_, int]) -> list[SiteProblem]:
     problems = []
     for e in err.errors():
-        loc = tuple(e["loc"])
+        loc = _data_loc(tuple(e["loc"]))
         message = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             message = "unknown field (check the spelling)"

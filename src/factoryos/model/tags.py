@@ -74,6 +74,62 @@ class ModbusAddress(Strict):
     )
 
 
+class S7Area(StrEnum):
+    DB = "DB"
+    M = "M"  # merker (flag) memory
+    I = "I"  # noqa: E741 — S7's own name for the process-image inputs
+    Q = "Q"
+
+
+class S7Address(Strict):
+    """Where a tag lives in an S7 PLC: area, data block, byte offset and, for bools, bit."""
+
+    area: S7Area = S7Area.DB
+    db: int = Field(default=0, ge=0, le=65535, description="Data block number (area DB).")
+    offset: int = Field(ge=0, le=65535, description="Byte offset in the area.")
+    bit: int | None = Field(default=None, ge=0, le=7, description="Bit of the byte, for bool.")
+
+
+class OpcUaAddress(Strict):
+    """A variable node of an OPC UA server."""
+
+    node_id: str = Field(min_length=3, description="e.g. ns=2;s=Line1.CNC01.Power")
+    sampling_interval_s: float | None = Field(
+        default=None, ge=0, le=3600, description="Defaults to the device's."
+    )
+
+
+JSON_PATH_RE = r"^\$(\.[A-Za-z0-9_-]+|\[\d+\])*$"
+
+
+class MqttAddress(Strict):
+    """A JSON payload on a topic: where the value (and optionally time and quality) sit."""
+
+    topic: str = Field(min_length=1, max_length=1024, pattern=r"^[^+#]+$")
+    value: str = Field(default="$.value", pattern=JSON_PATH_RE, description="JSON path.")
+    timestamp: str | None = Field(
+        default="$.timestamp",
+        pattern=JSON_PATH_RE,
+        description="JSON path of the sample time (ISO 8601 or epoch ms); receive time if absent.",
+    )
+    quality: str | None = Field(default=None, pattern=JSON_PATH_RE, description="JSON path.")
+
+
+class SparkplugAddress(Strict):
+    """A metric of a Sparkplug B edge node or device."""
+
+    metric: str = Field(min_length=1, max_length=256)
+
+
+ADDRESS_FIELDS = {
+    "modbus": "modbus_tcp",
+    "s7": "s7",
+    "opcua": "opcua",
+    "mqtt": "mqtt",
+    "sparkplug": "sparkplug_b",
+}
+
+
 class Tag(Strict):
     """One signal of a piece of equipment. Engineering value = raw * scale + offset."""
 
@@ -82,6 +138,13 @@ class Tag(Strict):
     unit: str = Field(default="", max_length=32, description="Engineering unit, e.g. kW, degC.")
     description: str = ""
     modbus: ModbusAddress | None = None
+    s7: S7Address | None = None
+    opcua: OpcUaAddress | None = None
+    mqtt: MqttAddress | None = None
+    sparkplug: SparkplugAddress | None = None
+    writable: bool = Field(
+        default=False, description="Engineers may write setpoints to it (audited)."
+    )
     scale: float = 1.0
     offset: float = 0.0
     range: tuple[float, float] | None = Field(
@@ -113,11 +176,24 @@ class Tag(Strict):
 
     @model_validator(mode="after")
     def _check(self) -> Self:
+        blocks = [f for f in ADDRESS_FIELDS if getattr(self, f) is not None]
+        if len(blocks) > 1:
+            raise ValueError(f"one address per tag, found {' and '.join(blocks)}")
+        if self.s7 is not None and (self.s7.bit is not None) != (self.type == DataType.BOOL):
+            raise ValueError("an S7 bool needs s7.bit, and only a bool may have one")
         if self.modbus is not None and self.modbus.table.is_bit and self.type != DataType.BOOL:
             raise ValueError(
                 f"a {self.modbus.table} holds bits: type must be bool, not {self.type}"
             )
         return self
+
+    @property
+    def protocol(self) -> str | None:
+        """The protocol its address is for (``modbus_tcp``, ``opcua`` …); None if unaddressed."""
+        for field, protocol in ADDRESS_FIELDS.items():
+            if getattr(self, field) is not None:
+                return protocol
+        return None
 
     @property
     def sim_signal(self) -> str:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from factoryos.model import SampleBatch
+from factoryos.model.devices import ModbusTcpDevice, S7Device
 from factoryos.sim import VirtualFactory
 from factoryos.store.duckdb_store import DuckDBStore
 
@@ -20,10 +21,17 @@ class HistoryResult:
 
 
 def _poll_every(factory: VirtualFactory, device_of: dict[str, str]) -> dict[str, int]:
-    """Steps between two samples of each tag: its device's poll interval, at least one step."""
-    site = factory.site
+    """Steps between two samples of each tag: its device's poll interval, at least one step.
+
+    Tags of devices that are not polled (subscriptions, brokers) are sampled every step.
+    """
+    intervals = {
+        d.name: d.poll_interval_s
+        for d in factory.site.devices
+        if isinstance(d, ModbusTcpDevice | S7Device)
+    }
     return {
-        path: max(1, round(site.device(dev).poll_interval_s / factory.step_s))
+        path: max(1, round(intervals.get(dev, factory.step_s) / factory.step_s))
         for path, dev in device_of.items()
     }
 

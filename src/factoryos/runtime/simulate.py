@@ -42,11 +42,11 @@ def run_fast(site: SiteFile, seed: int, hours: float, data_dir: Path, console: C
 
 def _device_table(site: SiteFile) -> Table:
     table = Table(title=f"virtual factory — site {site.site.name}")
-    for column in ("device", "address", "unit", "tags"):
+    for column in ("device", "protocol", "address", "tags"):
         table.add_column(column)
     for device in site.devices:
         tags = sum(1 for ref in site.tags() if ref.equipment.device == device.name)
-        table.add_row(device.name, f"{device.host}:{device.port}", str(device.unit_id), str(tags))
+        table.add_row(device.name, device.protocol, device.address, str(tags))
     return table
 
 

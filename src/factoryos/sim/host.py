@@ -4,6 +4,7 @@ import asyncio
 import logging
 from types import TracebackType
 
+from factoryos.model.devices import ModbusTcpDevice
 from factoryos.sim.factory import VirtualFactory
 from factoryos.sim.modbus import ModbusDeviceServer
 
@@ -24,7 +25,11 @@ class SimulatorHost:
 
     def __init__(self, factory: VirtualFactory) -> None:
         self.factory = factory
-        self.servers = {d.name: ModbusDeviceServer(factory, d) for d in factory.site.devices}
+        self.servers = {
+            d.name: ModbusDeviceServer(factory, d)
+            for d in factory.site.devices
+            if isinstance(d, ModbusTcpDevice)
+        }
 
     async def start_all(self) -> None:
         """Start every device server; if one fails, stop those started and re-raise."""

@@ -15,7 +15,7 @@ from pymodbus.simulator import DataType as SimDataType
 from pymodbus.simulator import SimData, SimDevice
 
 from factoryos.connect.codec import encode
-from factoryos.model.site import Device
+from factoryos.model.devices import ModbusTcpDevice
 from factoryos.model.tags import DataType, ModbusTable, Tag, WordOrder
 from factoryos.sim.errors import SimServerError
 from factoryos.sim.factory import VirtualFactory
@@ -60,7 +60,7 @@ class ModbusDeviceServer:
     0); beyond that a read gets ILLEGAL_ADDRESS, as from a real PLC.
     """
 
-    def __init__(self, factory: VirtualFactory, device: Device) -> None:
+    def __init__(self, factory: VirtualFactory, device: ModbusTcpDevice) -> None:
         self.factory = factory
         self.device = device
         self._bindings = [

@@ -3,6 +3,7 @@
 from collections.abc import Mapping
 from pathlib import Path
 
+from factoryos.model.devices import AnyDevice, ModbusTcpDevice
 from factoryos.model.site import SiteFile, load_site
 from factoryos.sim.errors import SimConfigError
 
@@ -25,10 +26,12 @@ def with_ports(site: SiteFile, ports: Mapping[str, int], host: str | None = None
     unknown = sorted(set(ports) - names)
     if unknown:
         raise SimConfigError(f"no device named {unknown[0]!r}; devices: {', '.join(sorted(names))}")
-    devices = []
+    devices: list[AnyDevice] = []
     for device in site.devices:
-        update: dict[str, object] = {"port": ports.get(device.name, device.port)}
-        if host is not None:
-            update["host"] = host
-        devices.append(device.model_copy(update=update))
+        if isinstance(device, ModbusTcpDevice):
+            update: dict[str, object] = {"port": ports.get(device.name, device.port)}
+            if host is not None:
+                update["host"] = host
+            device = device.model_copy(update=update)
+        devices.append(device)
     return site.model_copy(update={"devices": devices})
