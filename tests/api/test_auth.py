@@ -126,6 +126,9 @@ async def test_admin_manages_keys_and_secrets_are_shown_once(
     assert (await client.delete(f"/api/keys/{created['id']}", headers=admin)).status_code == 204
     assert (await client.get("/api/me", headers={"X-API-Key": created["key"]})).status_code == 401
     assert (await client.delete("/api/keys/99999", headers=admin)).status_code == 404
+    huge = await client.delete(f"/api/keys/{10**30}", headers=admin)
+    assert huge.status_code == 422
+    assert "key_id" in huge.text
 
 
 async def test_bad_key_requests_are_4xx_naming_the_field(client: AsyncClient, acme) -> None:

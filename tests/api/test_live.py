@@ -133,3 +133,24 @@ async def test_a_closed_bus_ends_the_stream(server: str, services: Services, acm
         await receive(ws)
         services.bus.close()
         assert (await close_code(ws))[0] == 1001
+
+
+async def test_a_revoked_key_loses_its_open_stream(
+    server: str, services: Services, acme, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from factoryos.api.routes import live
+
+    monkeypatch.setattr(live, "REAUTH_S", 0.1)
+    async with await subscribe(server, acme.viewer, [POWER]) as ws:
+        assert await receive(ws) == {"subscribed": [POWER]}
+        principal = services.catalog.authenticate(acme.viewer)
+        assert principal is not None
+        key = next(
+            k
+            for k in services.catalog.api_keys(principal.tenant_id)
+            if k.name == principal.key_name
+        )
+        assert services.catalog.revoke_api_key(principal.tenant_id, key.id)
+        code, reason = await close_code(ws)
+    assert code == 4401
+    assert "revoked" in reason

@@ -104,7 +104,13 @@ class Subscription:
         logger.debug("subscription %s closed (%d dropped)", self.name, self.dropped)
 
     async def _put(self, batch: SampleBatch) -> None:
-        if self._closed:
+        if self._closed:  # closed while a publish was fanning out: count it, never hide it
+            self.dropped += 1
+            logger.warning(
+                "subscription %s closed: a batch of %d samples was not delivered",
+                self.name,
+                len(batch),
+            )
             return
         self.accepted += 1
         if len(self._buffer) < self.maxsize:

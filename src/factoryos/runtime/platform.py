@@ -6,6 +6,7 @@ starts the virtual factory, whose Modbus servers the drivers then poll like any 
 
 import asyncio
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,12 +17,37 @@ from factoryos.api.app import create_app
 from factoryos.api.services import Services
 from factoryos.bus.inprocess import InProcessBus
 from factoryos.connect import build_pollers, run_pollers
+from factoryos.errors import FactoryOSError
 from factoryos.model import SiteFile
 from factoryos.store.catalog import Catalog, Role
 from factoryos.store.duckdb_store import DuckDBStore
 from factoryos.store.ingest import Ingestor
 
 log = logging.getLogger(__name__)
+
+
+class PlatformError(FactoryOSError):
+    """A part of the running platform (drivers, ingest, API) stopped on its own."""
+
+
+async def _started(server: uvicorn.Server, api: "asyncio.Task[None]") -> None:
+    # uvicorn exposes start-up only as a flag.
+    while not server.started and not api.done():  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
+    if api.done():
+        await api  # re-raises why the API could not start (port in use …)
+
+
+async def _finish(task: "asyncio.Task[None]") -> list[str]:
+    """Wait for ``task``; its failure as text (logged), or nothing when it ended cleanly."""
+    try:
+        await task
+    except asyncio.CancelledError:
+        return []
+    except Exception as exc:
+        log.error("%s failed: %s", task.get_name(), exc, exc_info=exc)
+        return [f"{task.get_name()}: {exc}"]
+    return []
 
 
 @dataclass
@@ -44,36 +70,67 @@ class Platform:
         self.bus = InProcessBus()
 
     def admin_key(self, name: str) -> str:
-        """A new admin API key for the site's tenant, written to ``data_dir/admin.key``."""
-        key = self.catalog.create_api_key(self.site.site.tenant, Role.ADMIN, name)
+        """The admin key of ``data_dir/admin.key`` while it is valid, else a new one.
+
+        A new key revokes earlier keys of the same name, so restarts never pile up
+        valid admin credentials. The file is created readable by its owner only.
+        """
         key_file = self.data_dir / "admin.key"
-        key_file.write_text(key + "\n")
-        key_file.chmod(0o600)
+        tenant = self.site.site.tenant
+        if key_file.exists():
+            key = key_file.read_text().strip()
+            found = self.catalog.authenticate(key)
+            if found and found.tenant == tenant and found.role is Role.ADMIN:
+                return key
+        tenant_id = self.catalog.ensure_tenant(tenant)
+        for old in self.catalog.api_keys(tenant_id):
+            if old.name == name and not old.revoked:
+                self.catalog.revoke_api_key(tenant_id, old.id)
+        key = self.catalog.create_api_key(tenant, Role.ADMIN, name)
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # an older file may have been readable by others
+        with os.fdopen(fd, "w") as out:
+            out.write(key + "\n")
         return key
 
     async def run(
         self, host: str, port: int, stop: asyncio.Event, on_ready: Callable[[], None]
     ) -> None:
-        """Poll devices, ingest, and serve the API until ``stop`` is set."""
+        """Poll devices, ingest, and serve the API until ``stop`` is set or a part fails.
+
+        Shutdown goes in data-flow order: drivers first (their last polls still reach the
+        bus), then the ingest drains what is queued, then the API. A part that ends on its
+        own stops the others and raises :class:`PlatformError`, so no driver keeps polling
+        into a bus nobody stores from.
+        """
         app = create_app(Services(catalog=self.catalog, store=self.store, bus=self.bus))
         config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
         server = uvicorn.Server(config)
-        ingestor = Ingestor(self.store, self.bus)
+        ingest_stop, poll_stop = asyncio.Event(), asyncio.Event()
+        ingest = asyncio.create_task(Ingestor(self.store, self.bus).run(ingest_stop), name="ingest")
         pollers = build_pollers(self.site, self.tag_ids)
-        tasks = [
-            asyncio.create_task(ingestor.run(stop), name="ingest"),
-            asyncio.create_task(run_pollers(pollers, self.bus.publish, stop), name="pollers"),
-            asyncio.create_task(server.serve(), name="api"),
-        ]
-        # uvicorn exposes start-up only as a flag.
-        while not server.started and not tasks[2].done():  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
-        if tasks[2].done():
-            await tasks[2]  # re-raises why the API could not start (port in use …)
-        on_ready()
-        await stop.wait()
-        server.should_exit = True
-        await asyncio.gather(*tasks)
+        polling = asyncio.create_task(
+            run_pollers(pollers, self.bus.publish, poll_stop), name="drivers"
+        )
+        api = asyncio.create_task(server.serve(), name="api")
+        stopped = asyncio.create_task(stop.wait(), name="stop")
+        try:
+            await _started(server, api)
+            on_ready()
+            done, _ = await asyncio.wait(
+                {stopped, ingest, polling, api}, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            poll_stop.set()
+            failures = await _finish(polling)
+            ingest_stop.set()
+            failures += await _finish(ingest)
+            server.should_exit = True
+            failures += await _finish(api)
+            stopped.cancel()
+        ended = sorted(t.get_name() for t in done if t is not stopped)
+        if ended or failures:
+            raise PlatformError(f"{', '.join(ended) or 'shutdown'} failed: {'; '.join(failures)}")
 
     def close(self) -> None:
         self.bus.close()

@@ -1,6 +1,9 @@
 """API keys of the caller's tenant (admin only)."""
 
+from typing import Annotated
+
 from fastapi import APIRouter, HTTPException, status
+from fastapi import Path as PathParam
 
 from factoryos.api.deps import Admin, ServicesDep
 from factoryos.api.schemas import KeyCreate, KeyCreated, KeyOut
@@ -26,6 +29,8 @@ def create_key(body: KeyCreate, services: ServicesDep, principal: Admin) -> KeyC
 
 
 @router.delete("/{key_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Revoke a key")
-def revoke_key(key_id: int, services: ServicesDep, principal: Admin) -> None:
+def revoke_key(
+    key_id: Annotated[int, PathParam(ge=1, le=2**63 - 1)], services: ServicesDep, principal: Admin
+) -> None:
     if not services.catalog.revoke_api_key(principal.tenant_id, key_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"key_id: no API key {key_id}")

@@ -12,6 +12,7 @@ client cannot keep up: a live view wants the newest data, and ingest is never sl
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from itertools import count
 
 import numpy as np
@@ -34,6 +35,7 @@ router = APIRouter(prefix="/api", tags=["live"])
 HELLO_TIMEOUT_S = 10.0
 SEND_TIMEOUT_S = 10.0
 QUEUE_BATCHES = 64
+REAUTH_S = 30.0  # how soon a revoked or expired key loses an open live stream
 
 CLOSE_BAD_MESSAGE = 4400
 CLOSE_UNAUTHORIZED = 4401
@@ -91,18 +93,24 @@ async def live(ws: WebSocket) -> None:
         except BusClosedError:
             await _close(ws, CLOSE_UNAVAILABLE, "the server is shutting down")
             return
-        await _stream(ws, sub, tags)
+        await _stream(ws, sub, tags, lambda: services.catalog.authenticate(hello.token))
     except WebSocketDisconnect:
         return
 
 
-async def _stream(ws: WebSocket, sub: Subscription, tags: list[TagInfo]) -> None:
+async def _stream(
+    ws: WebSocket, sub: Subscription, tags: list[TagInfo], still_valid: Callable[[], object]
+) -> None:
     watcher = asyncio.create_task(_close_on_disconnect(ws, sub))
     watcher.add_done_callback(_note_watcher_end)
+    revoked = asyncio.Event()
+    guard = asyncio.create_task(_end_when_revoked(sub, still_valid, revoked))
     try:
         await ws.send_json({"subscribed": [t.path for t in tags]})
         await _pump(ws, sub, _PathLookup(tags))
-        if not watcher.done():  # the bus closed under a connected client
+        if revoked.is_set():
+            await _close(ws, CLOSE_UNAUTHORIZED, "the API key was revoked or expired")
+        elif not watcher.done():  # the bus closed under a connected client
             await _close(ws, CLOSE_GOING_AWAY, "the live stream ended")
     except TimeoutError:
         log.info("live client too slow (send took over %s s); closing", SEND_TIMEOUT_S)
@@ -110,8 +118,21 @@ async def _stream(ws: WebSocket, sub: Subscription, tags: list[TagInfo]) -> None
     finally:
         sub.close()
         watcher.cancel()
+        guard.cancel()
         if sub.dropped:
             log.info("live subscription %s dropped %d batches", sub.name, sub.dropped)
+
+
+async def _end_when_revoked(
+    sub: Subscription, still_valid: Callable[[], object], revoked: asyncio.Event
+) -> None:
+    """Re-check the key every REAUTH_S; end the stream once it no longer authenticates."""
+    while True:
+        await asyncio.sleep(REAUTH_S)
+        if await run_in_threadpool(still_valid) is None:
+            revoked.set()
+            sub.close()
+            return
 
 
 def _note_watcher_end(task: "asyncio.Task[None]") -> None:
