@@ -123,6 +123,19 @@ async def test_values_outside_the_range_are_uncertain(modbus_server: ModbusTestS
     assert got == {0: (50.0, GOOD), 1: (101.0, UNCERTAIN), 2: (-1.0, UNCERTAIN)}
 
 
+async def test_nan_and_infinite_floats_are_bad(modbus_server: ModbusTestServer) -> None:
+    values = [float("nan"), float("inf"), -float("inf"), 7.5]
+    for i, value in enumerate(values):
+        put(modbus_server, HR, 2 * i, DataType.FLOAT32, value)
+    points = [point(i, HR, 2 * i, DataType.FLOAT32, range=(0.0, 100.0)) for i in range(4)]
+    poller = ModbusPoller(device(modbus_server.port), points)
+    batch = await poller.poll_once(T0)
+    await poller.close()
+    assert batch.quality.tolist() == [BAD, BAD, BAD, GOOD]
+    assert np.isnan(batch.values[:3]).all()
+    assert batch.values[3] == 7.5
+
+
 async def test_deadband_stores_only_moves_beyond_it_or_quality_changes(
     modbus_server: ModbusTestServer,
 ) -> None:

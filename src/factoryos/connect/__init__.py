@@ -20,6 +20,8 @@ from factoryos.connect.modbus import (
     run_pollers,
 )
 from factoryos.connect.modbus_plan import ModbusPoint
+from factoryos.connect.s7 import S7Poller as S7Poller
+from factoryos.connect.s7 import build_s7_drivers as build_s7_drivers
 
 __all__ = [
     "CodecError",

@@ -6,9 +6,12 @@
     ├── ConfigError             points or device settings the driver cannot use
     ├── CodecError              registers or values that do not fit their wire type
     ├── ConnectError            cannot open (or lost) the connection to a device
+    │   └── SecurityError       certificate, user or password refused (OPC UA)
     ├── DriverTimeout           the device did not answer in time
     ├── ProtocolError           an answer that makes no sense (wrong length, garbled)
-    └── DeviceError             the device answered with a Modbus exception response
+    ├── DeviceError             the device answered with a Modbus exception response
+    ├── PayloadError            a message payload that cannot be read as samples (MQTT JSON)
+    └── WriteError              a write the driver refuses (tag not writable, value out of range)
 
 Library exceptions (pymodbus, OSError) are translated into these at the driver boundary.
 """
@@ -75,3 +78,23 @@ class DeviceError(DriverError):
             f"device {device}: Modbus exception {exception_code} ({name}) to function "
             f"0x{function_code:02X} reading {table} {address}..{address + count - 1}"
         )
+
+
+class PayloadError(DriverError, ValueError):
+    """A message payload that cannot be read as samples (not JSON, wrong shape or type).
+
+    ``reason`` is a short machine-readable word (``not_json``, ``missing`` …) for counters.
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        self.reason = reason
+        super().__init__(message)
+
+
+class SecurityError(ConnectError):
+    """The server refused our certificate, user or password, or we refused its certificate."""
+
+
+class WriteError(DriverError, ValueError):
+    """A write the driver refuses before sending it: unknown or read-only tag, a value
+    that is not finite or lies outside the tag's range. Nothing was written."""

@@ -8,12 +8,9 @@ one slow device never delays another.
 """
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections import deque
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -21,7 +18,7 @@ from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException
 from pymodbus.pdu import ModbusPDU
 
-from factoryos.connect.codec import Words, to_engineering
+from factoryos.connect.codec import Words
 from factoryos.connect.errors import (
     ConfigError,
     ConnectError,
@@ -31,42 +28,37 @@ from factoryos.connect.errors import (
     ProtocolError,
 )
 from factoryos.connect.modbus_plan import ModbusPoint, ReadBlock, build_plan
+from factoryos.connect.polling import (
+    RECENT_REQUESTS,
+    Clock,
+    Link,
+    PointColumns,
+    PollerStats,
+    Publish,
+    RequestLog,
+    RequestRecord,
+    next_slot,
+    poll_on_schedule,
+    run_all,
+)
 from factoryos.model.devices import ModbusTcpDevice
-from factoryos.model.quality import QUALITY_DTYPE, Quality
-from factoryos.model.samples import TAG_ID_DTYPE, TS_DTYPE, SampleBatch
+from factoryos.model.samples import SampleBatch
 from factoryos.model.site import SiteFile
 from factoryos.model.tags import ModbusTable
 
+__all__ = [
+    "RECENT_REQUESTS",
+    "ModbusPoller",
+    "PollerStats",
+    "RequestRecord",
+    "build_pollers",
+    "next_slot",
+    "run_pollers",
+]
+
 log = logging.getLogger(__name__)
 
-Publish = Callable[[SampleBatch], Awaitable[None]]
-Clock = Callable[[], int]
-
-RECENT_REQUESTS = 20
-_NO_QUALITY = 0xFF  # "nothing stored yet": differs from every real quality
 _LIBRARY_TIMEOUT_MARGIN_S = 1.0  # pymodbus's own timeout, kept longer than ours
-
-
-@dataclass
-class PollerStats:
-    """Counters of one poller. A failure is a poll in which any point came out BAD."""
-
-    polls: int = 0
-    failures: int = 0
-    consecutive_failures: int = 0
-    missed_slots: int = 0
-    last_error: str | None = None
-    connected: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class RequestRecord:
-    """One request (or connection attempt) to the device, for diagnostics."""
-
-    ts_ns: int  # the poll time it belonged to
-    request: str
-    outcome: str  # "ok" or the error
-    elapsed_s: float
 
 
 class ModbusPoller:
@@ -79,33 +71,15 @@ class ModbusPoller:
     def __init__(
         self, device: ModbusTcpDevice, points: Sequence[ModbusPoint], *, max_backoff_s: float = 30.0
     ) -> None:
-        if max_backoff_s <= 0:
-            raise ConfigError(f"device {device.name}: max_backoff_s must be > 0")
         self.device = device
         self.points = tuple(points)
         self.plan = build_plan(device, self.points)
         self.stats = PollerStats()
-        self._max_backoff_s = max_backoff_s
-        self._recent: deque[RequestRecord] = deque(maxlen=RECENT_REQUESTS)
+        self._link = Link(device.name, device.poll_interval_s, max_backoff_s, log)
+        self._recent = RequestLog()
         self._client: AsyncModbusTcpClient | None = None
-        self._down = False
-        self._down_polls = 0
-        self._backoff_s = 0.0
-        self._retry_at = 0.0  # time.monotonic() after which a down device is tried again
         self._failing_blocks: set[int] = set()
-        self._columns()
-
-    def _columns(self) -> None:
-        tags = [p.tag for p in self.points]
-        self._tag_ids = np.array([p.tag_id for p in self.points], dtype=TAG_ID_DTYPE)
-        self._scale = np.array([t.scale for t in tags], dtype=np.float64)
-        self._offset = np.array([t.offset for t in tags], dtype=np.float64)
-        self._low = np.array([t.range[0] if t.range else -np.inf for t in tags])
-        self._high = np.array([t.range[1] if t.range else np.inf for t in tags])
-        # A negative deadband means "store every poll".
-        self._deadband = np.array([-1.0 if t.deadband is None else t.deadband for t in tags])
-        self._last_value = np.full(len(tags), np.nan)
-        self._last_quality = np.full(len(tags), _NO_QUALITY, dtype=QUALITY_DTYPE)
+        self._columns = PointColumns([p.tag_id for p in self.points], [p.tag for p in self.points])
 
     @property
     def name(self) -> str:
@@ -113,7 +87,7 @@ class ModbusPoller:
 
     def recent(self) -> list[RequestRecord]:
         """The last requests and their outcomes, oldest first."""
-        return list(self._recent)
+        return self._recent.records()
 
     async def poll_once(self, ts_ns: int, *, retry_now: bool = False) -> SampleBatch:
         """Read every point once; all samples carry ``ts_ns``. Never raises for device
@@ -125,9 +99,8 @@ class ModbusPoller:
         failed = np.ones(len(self.plan.blocks), dtype=np.bool_)
         if not self.plan.blocks:
             return SampleBatch.empty()
-        if self._down and not retry_now and time.monotonic() < self._retry_at:
-            self._down_polls += 1
-            self._tally(None, failed=True)
+        if self._link.backing_off(retry_now=retry_now):
+            self.stats.tally(None, failed=True)
             return self._samples(ts_ns, buffer, failed)
         try:
             client = await self._connected(ts_ns)
@@ -136,8 +109,8 @@ class ModbusPoller:
             self._go_down(exc)
             error = exc
         else:
-            self._come_up()
-        self._tally(error, failed=bool(failed.any()))
+            self._link.came_up()
+        self.stats.tally(error, failed=bool(failed.any()))
         return self._samples(ts_ns, buffer, failed)
 
     async def run(self, publish: Publish, stop: asyncio.Event, clock: Clock = time.time_ns) -> None:
@@ -145,18 +118,10 @@ class ModbusPoller:
         publishing each non-empty batch. A poll that overruns skips the missed slots rather
         than bursting to catch up. ``publish`` is awaited inline: keep it quick (a bounded
         queue put). Closes the connection on the way out."""
-        loop = asyncio.get_running_loop()
-        interval = self.device.poll_interval_s
-        slot = loop.time()
         try:
-            while not stop.is_set():
-                batch = await self.poll_once(clock())
-                if len(batch):
-                    await publish(batch)
-                slot, missed = next_slot(slot, interval, loop.time())
-                self.stats.missed_slots += missed
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), slot - loop.time())
+            await poll_on_schedule(
+                self.poll_once, self.device.poll_interval_s, publish, stop, clock, self.stats
+            )
         finally:
             await self.close()
 
@@ -206,20 +171,7 @@ class ModbusPoller:
             self._client.close()
             self._client = None
         self.stats.connected = False
-        if self._down:
-            self._down_polls += 1
-            self._backoff_s = min(2 * self._backoff_s, self._max_backoff_s)
-        else:
-            log.warning("device %s down: %s", self.name, exc)
-            self._down, self._down_polls = True, 1
-            self._backoff_s = min(self.device.poll_interval_s, self._max_backoff_s)
-        # Slack so a retry due at the next scheduled poll is not missed by jitter.
-        self._retry_at = time.monotonic() + 0.9 * self._backoff_s
-
-    def _come_up(self) -> None:
-        if self._down:
-            log.info("device %s recovered after %d polls", self.name, self._down_polls)
-        self._down, self._down_polls, self._backoff_s = False, 0, 0.0
+        self._link.went_down(exc)
 
     # -- requests ---------------------------------------------------------------------
 
@@ -300,60 +252,15 @@ class ModbusPoller:
         return np.asarray(values[: block.count], dtype=np.uint16)
 
     def _record(self, ts_ns: int, request: str, outcome: str, started: float) -> None:
-        elapsed = time.monotonic() - started
-        self._recent.append(RequestRecord(ts_ns, request, outcome, elapsed))
+        self._recent.record(ts_ns, request, outcome, started)
 
     # -- samples ----------------------------------------------------------------------
-
-    def _tally(self, error: DriverError | None, *, failed: bool) -> None:
-        if not failed:
-            self.stats.consecutive_failures = 0
-            return
-        self.stats.failures += 1
-        self.stats.consecutive_failures += 1
-        if error is not None:
-            self.stats.last_error = str(error)
 
     def _samples(
         self, ts_ns: int, buffer: Words, failed_blocks: npt.NDArray[np.bool_]
     ) -> SampleBatch:
-        values = to_engineering(self.plan.decode(buffer), self._scale, self._offset)
         bad = failed_blocks[self.plan.block_of_point]
-        values[bad] = np.nan
-        outside = (values < self._low) | (values > self._high)
-        quality = np.where(
-            bad, Quality.BAD, np.where(outside, Quality.UNCERTAIN, Quality.GOOD)
-        ).astype(QUALITY_DTYPE)
-        keep = self._deadband_keep(values, quality)
-        return SampleBatch(
-            self._tag_ids[keep],
-            np.full(int(keep.sum()), ts_ns, dtype=TS_DTYPE),
-            values[keep],
-            quality[keep],
-        )
-
-    def _deadband_keep(
-        self, values: npt.NDArray[np.float64], quality: npt.NDArray[np.uint8]
-    ) -> npt.NDArray[np.bool_]:
-        """Which samples to store: quality changed, or moved beyond the deadband since the
-        last stored value; remembers the stored ones."""
-        moved = np.abs(values - self._last_value) > self._deadband
-        keep = np.asarray(
-            (quality != self._last_quality) | moved | (self._deadband < 0), dtype=np.bool_
-        )
-        self._last_value[keep] = values[keep]
-        self._last_quality[keep] = quality[keep]
-        return keep
-
-
-def next_slot(previous: float, interval: float, now: float) -> tuple[float, int]:
-    """The next poll slot after ``previous`` that is still ahead of ``now``, and how many
-    slots were skipped to get there."""
-    slot = previous + interval
-    if slot > now:
-        return slot, 0
-    missed = int((now - slot) // interval) + 1
-    return slot + missed * interval, missed
+        return self._columns.samples(ts_ns, self.plan.decode(buffer), bad)
 
 
 def build_pollers(
@@ -386,6 +293,4 @@ async def run_pollers(
 ) -> None:
     """Run every poller as its own task until ``stop`` is set; a dead or slow device only
     ever delays its own poller."""
-    async with asyncio.TaskGroup() as tasks:
-        for poller in pollers:
-            tasks.create_task(poller.run(publish, stop, clock), name=f"modbus-{poller.name}")
+    await run_all(pollers, publish, stop, clock, prefix="modbus")

@@ -1,0 +1,325 @@
+"""Siemens S7 poller: one per PLC, reading its read plan on a fixed schedule, and writing
+setpoints back.
+
+Talks ISO-on-TCP with python-snap7's native asyncio client (no worker thread; every call
+runs under our own timeout). Each poll turns into one :class:`SampleBatch`; a PLC that stops
+answering gives BAD samples with NaN at once, and while it is down the poller does not touch
+the network until a capped exponential back-off deadline passes, so a dead PLC costs
+nothing and never delays another poller. Scaling, range, deadband and back-off are shared
+with the other drivers (:mod:`factoryos.connect.polling`).
+"""
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Coroutine, Mapping, Sequence
+from typing import Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+from snap7.async_client import AsyncClient
+from snap7.error import (
+    S7ConnectionError,
+    S7Error,
+    S7PacketLostError,
+    S7StalePacketError,
+    S7TimeoutError,
+)
+from snap7.type import Area
+
+from factoryos.connect.codec import to_engineering, to_raw
+from factoryos.connect.errors import (
+    ConfigError,
+    ConnectError,
+    DriverError,
+    DriverTimeout,
+    ProtocolError,
+    WriteError,
+)
+from factoryos.connect.polling import (
+    Clock,
+    Link,
+    PointColumns,
+    PollerStats,
+    Publish,
+    RequestLog,
+    RequestRecord,
+    poll_on_schedule,
+)
+from factoryos.connect.s7_plan import (
+    PDU_SIZE,
+    Bytes,
+    S7Point,
+    build_s7_plan,
+    decode_bytes,
+    describe,
+    encode_bytes,
+    set_bit,
+)
+from factoryos.model.devices import S7Device
+from factoryos.model.samples import SampleBatch
+from factoryos.model.site import SiteFile
+from factoryos.model.tags import DataType, S7Area, Tag
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_AREA = {S7Area.DB: Area.DB, S7Area.M: Area.MK, S7Area.I: Area.PE, S7Area.Q: Area.PA}
+
+
+class S7Poller:
+    """Polls one S7 PLC (S7-300/400/1200/1500, LOGO!, or snap7's server).
+
+    ``poll_once(ts_ns, retry_now=True)`` ignores the reconnect back-off, so a test driving
+    polls in lockstep with a simulated clock can retry a recovered PLC at once. Reads are
+    planned for a ``pdu_size`` PDU (240 bytes, which every S7 CPU accepts).
+    """
+
+    def __init__(
+        self,
+        device: S7Device,
+        points: Sequence[S7Point],
+        *,
+        max_backoff_s: float = 30.0,
+        pdu_size: int = PDU_SIZE,
+    ) -> None:
+        self.device = device
+        self.points = tuple(points)
+        self.plan = build_s7_plan(device, self.points, pdu_size=pdu_size)
+        self.stats = PollerStats()
+        self._link = Link(device.name, device.poll_interval_s, max_backoff_s, log)
+        self._recent = RequestLog()
+        self._columns = PointColumns([p.tag_id for p in self.points], [p.tag for p in self.points])
+        self._by_id = {p.tag_id: p for p in self.points}
+        # One client for the poller's life: snap7 logs each new one, and reconnects reuse it.
+        self._client = AsyncClient()
+        self._io = asyncio.Lock()  # a poll and a write never interleave on the connection
+        self._failing_blocks: set[int] = set()
+
+    @property
+    def name(self) -> str:
+        return self.device.name
+
+    def recent(self) -> list[RequestRecord]:
+        """The last requests and their outcomes, oldest first."""
+        return self._recent.records()
+
+    async def poll_once(self, ts_ns: int, *, retry_now: bool = False) -> SampleBatch:
+        """Read every point once; all samples carry ``ts_ns``. Never raises for PLC
+        trouble: failed points come back BAD with NaN, and the error lands in ``stats``.
+        Blocks read before a PLC stops answering mid-poll keep their good values.
+        ``retry_now`` reconnects a down PLC even before its back-off deadline."""
+        self.stats.polls += 1
+        buffer = np.zeros(self.plan.buffer_size, dtype=np.uint8)
+        failed = np.ones(len(self.plan.blocks), dtype=np.bool_)
+        if not self.plan.blocks:
+            return SampleBatch.empty()
+        if self._link.backing_off(retry_now=retry_now):
+            self.stats.tally(None, failed=True)
+            return self._samples(ts_ns, buffer, failed)
+        async with self._io:
+            try:
+                await self._connected(ts_ns)
+                error = await self._read_blocks(ts_ns, buffer, failed)
+            except (ConnectError, DriverTimeout) as exc:
+                await self._drop()
+                self._link.went_down(exc)
+                error = exc
+            else:
+                self._link.came_up()
+        self.stats.tally(error, failed=bool(failed.any()))
+        return self._samples(ts_ns, buffer, failed)
+
+    async def run(self, publish: Publish, stop: asyncio.Event, clock: Clock = time.time_ns) -> None:
+        """Poll every ``device.poll_interval_s`` on a fixed schedule until ``stop`` is set,
+        publishing each non-empty batch (see :func:`~factoryos.connect.polling.poll_on_schedule`).
+        Closes the connection on the way out."""
+        try:
+            await poll_on_schedule(
+                self.poll_once, self.device.poll_interval_s, publish, stop, clock, self.stats
+            )
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        """Close the connection; the next poll or write connects again."""
+        async with self._io:
+            await self._drop()
+
+    async def write(self, tag_id: int, value: float) -> float:
+        """Write the engineering ``value`` to the writable tag stored as ``tag_id``.
+
+        Returns the engineering value the PLC now holds (an integer type rounds to
+        nearest). Raises :class:`WriteError` (nothing sent) for an unknown or read-only
+        tag, a value that is not finite or outside the tag's range, or a bool that is not
+        0 or 1; :class:`CodecError` for a value its type cannot hold; :class:`ConnectError`,
+        :class:`DriverTimeout` or :class:`ProtocolError` if the PLC did not take it. A bool
+        is written as its whole byte, read just before: the PLC must not change the other
+        bits of that byte in between.
+        """
+        point = self._writable(tag_id)
+        tag, a = point.tag, point.address
+        raw = _raw_for_write(tag, value)
+        is_bit = tag.type == DataType.BOOL
+        data = b"" if is_bit else encode_bytes([raw], tag.type).tobytes()  # CodecError here
+        ts_ns = time.time_ns()
+        async with self._io:
+            try:
+                await self._connected(ts_ns)
+                if is_bit:
+                    current = await self._read(ts_ns, a.area, a.db, a.offset, 1)
+                    data = bytes([set_bit(int(current[0]), a.bit or 0, raw == 1.0)])
+                await self._write(ts_ns, a.area, a.db, a.offset, data)
+            except (ConnectError, DriverTimeout):
+                await self._drop()  # the next poll reconnects and reports the outage
+                raise
+        log.info("device %s: wrote %s to tag %s", self.name, value, tag.name)
+        held = np.array([raw]) if is_bit else decode_bytes(np.frombuffer(data, np.uint8), tag.type)
+        return float(to_engineering(held, tag.scale, tag.offset)[0])
+
+    def _writable(self, tag_id: int) -> S7Point:
+        point = self._by_id.get(tag_id)
+        if point is None:
+            raise WriteError(f"device {self.name}: no tag with id {tag_id}")
+        if not point.tag.writable:
+            raise WriteError(f"device {self.name}: tag {point.tag.name} is not writable")
+        return point
+
+    # -- connection -------------------------------------------------------------------
+
+    async def _connected(self, ts_ns: int) -> None:
+        client = self._client
+        if client.get_connected():
+            return
+        # Never connected, or dropped since the last poll (PLC restart): connect now.
+        await self._drop()
+        d = self.device
+        started = time.monotonic()
+        request = f"connect {d.address}"
+        try:
+            await asyncio.wait_for(client.connect(d.host, d.rack, d.slot, d.port), d.timeout_s)
+        except TimeoutError:
+            reason = f"no answer within {d.timeout_s} s"
+        except (S7Error, OSError) as exc:
+            reason = str(exc) or type(exc).__name__
+        else:
+            self._recent.record(ts_ns, request, "ok", started)
+            self.stats.connected = True
+            return
+        await self._drop()
+        error = ConnectError(f"cannot connect to {d.address} ({reason})")
+        self._recent.record(ts_ns, request, str(error), started)
+        raise error
+
+    async def _drop(self) -> None:
+        self.stats.connected = False
+        # snap7's disconnect swallows its own errors; bound it in case the peer stalls.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._client.disconnect(), self.device.timeout_s)
+
+    # -- requests ---------------------------------------------------------------------
+
+    async def _read_blocks(
+        self, ts_ns: int, buffer: Bytes, failed: npt.NDArray[np.bool_]
+    ) -> DriverError | None:
+        """Fill ``buffer`` block by block; a block the PLC refuses stays failed and the
+        others go on. Returns the last such error; raises when the PLC stops answering."""
+        error: DriverError | None = None
+        for i, block in enumerate(self.plan.blocks):
+            try:
+                data = await self._read(ts_ns, block.area, block.db, block.start, block.size)
+            except ProtocolError as exc:
+                error = exc
+                if i not in self._failing_blocks:
+                    self._failing_blocks.add(i)
+                    log.warning("%s", exc)
+                continue
+            buffer[block.offset : block.offset + block.size] = data
+            failed[i] = False
+            if i in self._failing_blocks:
+                self._failing_blocks.discard(i)
+                log.info("device %s: %s readable again", self.name, block.describe())
+        return error
+
+    async def _read(self, ts_ns: int, area: S7Area, db: int, start: int, size: int) -> Bytes:
+        request = f"read {describe(area, db, start, size)}"
+        data = await self._call(
+            ts_ns, request, self._client.read_area(_AREA[area], db, start, size)
+        )
+        if not isinstance(data, bytearray) or len(data) != size:
+            length = len(data) if isinstance(data, bytearray) else type(data).__name__
+            raise ProtocolError(f"device {self.name}: {request} returned {length} bytes")
+        return np.frombuffer(bytes(data), dtype=np.uint8)
+
+    async def _write(self, ts_ns: int, area: S7Area, db: int, start: int, data: bytes) -> None:
+        request = f"write {describe(area, db, start, len(data))}"
+        await self._call(
+            ts_ns, request, self._client.write_area(_AREA[area], db, start, bytearray(data))
+        )
+
+    async def _call(self, ts_ns: int, request: str, call: Coroutine[Any, Any, T]) -> T:
+        """Await one snap7 request under the device timeout, translating its errors."""
+        started = time.monotonic()
+        timeout = self.device.timeout_s
+        error: DriverError
+        try:
+            result = await asyncio.wait_for(call, timeout)
+        except (TimeoutError, S7TimeoutError) as exc:
+            error = DriverTimeout(f"no answer to {request} within {timeout} s")
+            cause: Exception = exc
+        except (S7StalePacketError, S7PacketLostError, S7ConnectionError, OSError) as exc:
+            # A lost or out-of-step answer leaves the stream unusable: reconnect.
+            error, cause = ConnectError(f"connection lost during {request}: {exc}"), exc
+        except S7Error as exc:  # S7ProtocolError: the PLC refused this request only
+            error, cause = ProtocolError(f"device {self.name}: {request} refused: {exc}"), exc
+        else:
+            self._recent.record(ts_ns, request, "ok", started)
+            return result
+        self._recent.record(ts_ns, request, str(error), started)
+        raise error from cause
+
+    # -- samples ----------------------------------------------------------------------
+
+    def _samples(
+        self, ts_ns: int, buffer: Bytes, failed_blocks: npt.NDArray[np.bool_]
+    ) -> SampleBatch:
+        bad = failed_blocks[self.plan.block_of_point]
+        return self._columns.samples(ts_ns, self.plan.decode(buffer), bad)
+
+
+def _raw_for_write(tag: Tag, value: float) -> float:
+    """The raw value to write for engineering ``value``; :class:`WriteError` if refused."""
+    if not math.isfinite(value):
+        raise WriteError(f"tag {tag.name}: cannot write {value!r}")
+    if tag.range is not None and not tag.range[0] <= value <= tag.range[1]:
+        low, high = tag.range
+        raise WriteError(f"tag {tag.name}: {value} is outside its range {low}..{high}")
+    raw = float(to_raw(np.array([value]), tag.scale, tag.offset)[0])
+    if tag.type == DataType.BOOL and raw not in (0.0, 1.0):
+        raise WriteError(f"tag {tag.name}: a bool takes 0 or 1, not {value}")
+    return raw
+
+
+def build_s7_drivers(
+    site: SiteFile, tag_ids: Mapping[str, int], *, max_backoff_s: float = 30.0
+) -> list[S7Poller]:
+    """One poller per S7 device that serves at least one tag with an S7 address.
+
+    ``tag_ids`` maps each tag's Unified Namespace path to its storage id.
+    """
+    points: dict[str, list[S7Point]] = {}
+    for ref in site.tags():
+        device = ref.equipment.device
+        if ref.tag.s7 is None or device is None:
+            continue
+        if ref.path not in tag_ids:
+            raise ConfigError(f"tag {ref.path} has an S7 address but no tag id")
+        points.setdefault(device, []).append(S7Point(tag_ids[ref.path], ref.tag))
+    return [
+        S7Poller(d, points[d.name], max_backoff_s=max_backoff_s)
+        for d in site.devices
+        if isinstance(d, S7Device) and d.name in points
+    ]
