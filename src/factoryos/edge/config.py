@@ -1,0 +1,106 @@
+"""The gateway config file (YAML, validated by pydantic).
+
+::
+
+    gateway: line1-gw              # unique per site: it names the gateway's messages
+    site_file: site.yaml           # relative paths are relative to this file
+    outbox:
+      path: /var/lib/factoryos/line1-gw.outbox
+      max_mb: 256
+      policy: drop_oldest          # or reject
+    uplink:
+      kind: nats
+      url: nats://platform:4222
+      stream: FACTORYOS_INGEST
+"""
+
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from factoryos.edge.errors import GatewayConfigError
+from factoryos.edge.outbox import Policy
+from factoryos.model.yamlfile import dotted, line_of, load_with_lines
+
+GatewayName = Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,64}$")]
+StreamName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OutboxConfig(_Strict):
+    path: Path
+    max_mb: float = Field(default=256.0, gt=0, le=1_000_000)
+    policy: Policy = Policy.DROP_OLDEST
+
+    @property
+    def max_bytes(self) -> int:
+        return int(self.max_mb * 2**20)
+
+
+class NatsUplinkConfig(_Strict):
+    kind: Literal["nats"] = "nats"
+    url: str = "nats://127.0.0.1:4222"
+    stream: StreamName = "FACTORYOS_INGEST"
+    timeout_s: float = Field(default=5.0, gt=0, le=300)
+    """How long to wait for a connection or a PubAck."""
+    max_backoff_s: float = Field(default=30.0, gt=0, le=3600)
+    stream_max_age_s: float = Field(default=7 * 86400, gt=0)
+    """Retention of the stream when the gateway creates it."""
+    duplicate_window_s: float = Field(default=600, gt=0)
+    """JetStream de-duplication window of the stream when the gateway creates it."""
+
+
+UplinkConfig = Annotated[NatsUplinkConfig, Field(discriminator="kind")]
+
+
+class GatewayConfig(_Strict):
+    gateway: GatewayName
+    site_file: Path
+    outbox: OutboxConfig
+    uplink: UplinkConfig
+    max_batches_per_send: int = Field(default=64, ge=1, le=10_000)
+    """Most outbox records read per round of the sender."""
+    drain_timeout_s: float = Field(default=5.0, ge=0, le=600)
+    """On stop, how long the sender keeps delivering before leaving the rest on disk."""
+
+
+def load_gateway_config(path: str | Path) -> GatewayConfig:
+    """Read and validate a gateway config; relative paths in it are made relative to it.
+
+    Raises :class:`GatewayConfigError` naming the file, line and field.
+    """
+    p = Path(path)
+    try:
+        data, lines = load_with_lines(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise GatewayConfigError(f"{p}: cannot read: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise GatewayConfigError(f"{p}: not YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise GatewayConfigError(f"{p}: expected a mapping with 'gateway:'")
+    try:
+        config = GatewayConfig.model_validate(data)
+    except ValidationError as exc:
+        raise GatewayConfigError(_describe(p, exc, lines)) from exc
+    base = p.resolve().parent
+    outbox = config.outbox.model_copy(update={"path": base / config.outbox.path})
+    return config.model_copy(update={"site_file": base / config.site_file, "outbox": outbox})
+
+
+def _describe(path: Path, exc: ValidationError, lines: dict[tuple[str | int, ...], int]) -> str:
+    problems = []
+    for e in exc.errors():
+        loc = tuple(e["loc"])
+        line = line_of(lines, loc)
+        where = f"{path}:{line}" if line is not None else str(path)
+        message = re.sub(r"^Value error, ", "", e["msg"])
+        if e["type"] == "extra_forbidden":
+            message = "unknown field (check the spelling)"
+        problems.append(f"{where}: {dotted(loc)}: {message}")
+    return "\n".join(problems)
