@@ -18,7 +18,7 @@ from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException
 from pymodbus.pdu import ModbusPDU
 
-from factoryos.connect.codec import Words
+from factoryos.connect.codec import Words, decode, encode, to_engineering
 from factoryos.connect.errors import (
     ConfigError,
     ConnectError,
@@ -26,6 +26,7 @@ from factoryos.connect.errors import (
     DriverError,
     DriverTimeout,
     ProtocolError,
+    WriteError,
 )
 from factoryos.connect.modbus_plan import ModbusPoint, ReadBlock, build_plan
 from factoryos.connect.polling import (
@@ -39,6 +40,7 @@ from factoryos.connect.polling import (
     RequestRecord,
     next_slot,
     poll_on_schedule,
+    raw_for_write,
     run_all,
 )
 from factoryos.model.devices import ModbusTcpDevice
@@ -80,6 +82,8 @@ class ModbusPoller:
         self._client: AsyncModbusTcpClient | None = None
         self._failing_blocks: set[int] = set()
         self._columns = PointColumns([p.tag_id for p in self.points], [p.tag for p in self.points])
+        self._by_id = {p.tag_id: p for p in self.points}
+        self._io = asyncio.Lock()  # polls and writes share one connection
 
     @property
     def name(self) -> str:
@@ -103,8 +107,9 @@ class ModbusPoller:
             self.stats.tally(None, failed=True)
             return self._samples(ts_ns, buffer, failed)
         try:
-            client = await self._connected(ts_ns)
-            error = await self._read_blocks(client, ts_ns, buffer, failed)
+            async with self._io:
+                client = await self._connected(ts_ns)
+                error = await self._read_blocks(client, ts_ns, buffer, failed)
         except (ConnectError, DriverTimeout) as exc:
             self._go_down(exc)
             error = exc
@@ -124,6 +129,45 @@ class ModbusPoller:
             )
         finally:
             await self.close()
+
+    async def write(self, tag_id: int, value: float) -> float:
+        """Write the engineering ``value`` to the writable tag stored as ``tag_id``.
+
+        Returns the engineering value the device now holds (integer types round to nearest).
+        Raises :class:`WriteError` (nothing sent) for an unknown, read-only or input tag, a
+        value that is not finite or outside the tag's range, or a bool that is not 0 or 1;
+        :class:`CodecError` for a value its type cannot hold; :class:`ConnectError`,
+        :class:`DriverTimeout`, :class:`DeviceError` or :class:`ProtocolError` when the
+        device does not take it.
+        """
+        point = self._by_id.get(tag_id)
+        if point is None or not point.tag.writable:
+            what = "no tag" if point is None else f"tag {point.tag.name} is not writable; tag"
+            raise WriteError(f"device {self.name}: {what} with id {tag_id}")
+        tag, address = point.tag, point.tag.modbus
+        assert address is not None  # a Modbus point always has its address
+        if address.table not in (ModbusTable.HOLDING, ModbusTable.COIL):
+            raise WriteError(f"device {self.name}: tag {tag.name} is in read-only {address.table}")
+        raw = raw_for_write(tag, value)
+        order = address.word_order or self.device.word_order
+        words = encode([raw], tag.type, order)  # CodecError before anything is sent
+        block = ReadBlock(address.table, address.address, len(words), 0)
+        ts_ns = time.time_ns()
+        async with self._io:
+            client = await self._connected(ts_ns)
+            await self._send_write(client, block, words, ts_ns)
+        log.info("device %s: wrote %s to tag %s", self.name, value, tag.name)
+        return float(to_engineering(decode(words, tag.type, order), tag.scale, tag.offset)[0])
+
+    async def _send_write(
+        self, client: AsyncModbusTcpClient, block: ReadBlock, words: Words, ts_ns: int
+    ) -> None:
+        unit = self.device.unit_id
+        if block.table is ModbusTable.COIL:
+            call = client.write_coil(block.address, bool(words[0]), device_id=unit)
+        else:
+            call = client.write_registers(block.address, words.tolist(), device_id=unit)
+        await self._exchange(call, block, f"write {block.describe()}", ts_ns)
 
     async def close(self) -> None:
         """Close the connection; the next poll connects again."""
@@ -198,13 +242,27 @@ class ModbusPoller:
         return error
 
     async def _request(self, client: AsyncModbusTcpClient, block: ReadBlock, ts_ns: int) -> Words:
-        started = time.monotonic()
         request = f"read {block.describe()}"
+        response = await self._exchange(self._call(client, block), block, request, ts_ns)
+        return self._words(response, block, request, ts_ns)
+
+    async def _exchange(
+        self, call: Awaitable[ModbusPDU], block: ReadBlock, request: str, ts_ns: int
+    ) -> ModbusPDU:
+        """One request/response within the device timeout, with library errors translated
+        and the outcome recorded; an exception response is a :class:`DeviceError`."""
+        started = time.monotonic()
         try:
-            response = await asyncio.wait_for(
-                self._call(client, block), timeout=self.device.timeout_s
-            )
-            words = self._words(response, block)
+            response = await asyncio.wait_for(call, timeout=self.device.timeout_s)
+            if response.isError():
+                raise DeviceError(
+                    self.name,
+                    response.function_code & 0x7F,
+                    response.exception_code,
+                    str(block.table),
+                    block.address,
+                    block.count,
+                )
         except DriverError as exc:
             self._record(ts_ns, request, str(exc), started)
             raise
@@ -221,7 +279,7 @@ class ModbusPoller:
             self._record(ts_ns, request, str(bad), started)
             raise bad from exc
         self._record(ts_ns, request, "ok", started)
-        return words
+        return response
 
     def _call(self, client: AsyncModbusTcpClient, block: ReadBlock) -> Awaitable[ModbusPDU]:
         read = {
@@ -232,23 +290,16 @@ class ModbusPoller:
         }[block.table]
         return read(block.address, count=block.count, device_id=self.device.unit_id)
 
-    def _words(self, response: ModbusPDU, block: ReadBlock) -> Words:
-        if response.isError():
-            raise DeviceError(
-                self.name,
-                response.function_code & 0x7F,
-                response.exception_code,
-                str(block.table),
-                block.address,
-                block.count,
-            )
+    def _words(self, response: ModbusPDU, block: ReadBlock, request: str, ts_ns: int) -> Words:
         values = response.bits if block.table.is_bit else response.registers
         # Bit responses are padded to whole bytes; register responses must match exactly.
         if len(values) < block.count or (not block.table.is_bit and len(values) != block.count):
-            raise ProtocolError(
+            bad = ProtocolError(
                 f"device {self.name}: asked for {block.count} values of {block.describe()}, "
                 f"got {len(values)}"
             )
+            self._record(ts_ns, request, str(bad), time.monotonic())
+            raise bad
         return np.asarray(values[: block.count], dtype=np.uint16)
 
     def _record(self, ts_ns: int, request: str, outcome: str, started: float) -> None:

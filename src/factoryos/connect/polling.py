@@ -11,6 +11,7 @@ one when it recovers. :func:`poll_on_schedule` is the fixed-schedule loop of ``r
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
@@ -20,11 +21,11 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from factoryos.connect.codec import Floats, to_engineering
-from factoryos.connect.errors import ConfigError, DriverError
+from factoryos.connect.codec import Floats, to_engineering, to_raw
+from factoryos.connect.errors import ConfigError, DriverError, WriteError
 from factoryos.model.quality import QUALITY_DTYPE, Quality
 from factoryos.model.samples import TAG_ID_DTYPE, TS_DTYPE, SampleBatch
-from factoryos.model.tags import Tag
+from factoryos.model.tags import DataType, Tag
 
 Publish = Callable[[SampleBatch], Awaitable[None]]
 Clock = Callable[[], int]
@@ -229,3 +230,19 @@ async def run_all(
     async with asyncio.TaskGroup() as tasks:
         for driver in drivers:
             tasks.create_task(driver.run(publish, stop, clock), name=f"{prefix}-{driver.name}")
+
+
+def raw_for_write(tag: Tag, value: float) -> float:
+    """The raw value to write for engineering ``value``; :class:`WriteError` if refused.
+
+    Integer types round to nearest, as the device will hold them.
+    """
+    if not math.isfinite(value):
+        raise WriteError(f"tag {tag.name}: cannot write {value!r}")
+    if tag.range is not None and not tag.range[0] <= value <= tag.range[1]:
+        low, high = tag.range
+        raise WriteError(f"tag {tag.name}: {value} is outside its range {low}..{high}")
+    raw = float(to_raw(np.array([value]), tag.scale, tag.offset)[0])
+    if tag.type == DataType.BOOL and raw not in (0.0, 1.0):
+        raise WriteError(f"tag {tag.name}: a bool takes 0 or 1, not {value}")
+    return raw if tag.type == DataType.FLOAT32 else float(np.rint(raw))

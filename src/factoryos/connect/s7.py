@@ -12,7 +12,6 @@ with the other drivers (:mod:`factoryos.connect.polling`).
 import asyncio
 import contextlib
 import logging
-import math
 import time
 from collections.abc import Coroutine, Mapping, Sequence
 from typing import Any, TypeVar
@@ -29,7 +28,7 @@ from snap7.error import (
 )
 from snap7.type import Area
 
-from factoryos.connect.codec import to_engineering, to_raw
+from factoryos.connect.codec import to_engineering
 from factoryos.connect.errors import (
     ConfigError,
     ConnectError,
@@ -47,6 +46,7 @@ from factoryos.connect.polling import (
     RequestLog,
     RequestRecord,
     poll_on_schedule,
+    raw_for_write,
 )
 from factoryos.connect.s7_plan import (
     PDU_SIZE,
@@ -61,7 +61,7 @@ from factoryos.connect.s7_plan import (
 from factoryos.model.devices import S7Device
 from factoryos.model.samples import SampleBatch
 from factoryos.model.site import SiteFile
-from factoryos.model.tags import DataType, S7Area, Tag
+from factoryos.model.tags import DataType, S7Area
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +162,7 @@ class S7Poller:
         """
         point = self._writable(tag_id)
         tag, a = point.tag, point.address
-        raw = _raw_for_write(tag, value)
+        raw = raw_for_write(tag, value)
         is_bit = tag.type == DataType.BOOL
         data = b"" if is_bit else encode_bytes([raw], tag.type).tobytes()  # CodecError here
         ts_ns = time.time_ns()
@@ -288,19 +288,6 @@ class S7Poller:
     ) -> SampleBatch:
         bad = failed_blocks[self.plan.block_of_point]
         return self._columns.samples(ts_ns, self.plan.decode(buffer), bad)
-
-
-def _raw_for_write(tag: Tag, value: float) -> float:
-    """The raw value to write for engineering ``value``; :class:`WriteError` if refused."""
-    if not math.isfinite(value):
-        raise WriteError(f"tag {tag.name}: cannot write {value!r}")
-    if tag.range is not None and not tag.range[0] <= value <= tag.range[1]:
-        low, high = tag.range
-        raise WriteError(f"tag {tag.name}: {value} is outside its range {low}..{high}")
-    raw = float(to_raw(np.array([value]), tag.scale, tag.offset)[0])
-    if tag.type == DataType.BOOL and raw not in (0.0, 1.0):
-        raise WriteError(f"tag {tag.name}: a bool takes 0 or 1, not {value}")
-    return raw
 
 
 def build_s7_drivers(
