@@ -2,7 +2,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from .modbus_server import ModbusTestServer, SilentServer
+from support.modbus_server import ModbusTestServer, SilentServer
 
 
 @pytest.fixture

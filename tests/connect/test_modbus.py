@@ -16,10 +16,10 @@ from factoryos.model.quality import Quality
 from factoryos.model.samples import SampleBatch
 from factoryos.model.site import parse_site
 from factoryos.model.tags import DataType, ModbusTable, WordOrder
+from support.modbus_server import REGISTERS, ModbusTestServer, SilentServer
 from support.ports import free_port
 from support.sites import Cell, Equipment, site_yaml
 
-from .modbus_server import REGISTERS, ModbusTestServer, SilentServer
 from .points import point
 
 HR, IR, CO, DI = ModbusTable.HOLDING, ModbusTable.INPUT, ModbusTable.COIL, ModbusTable.DISCRETE

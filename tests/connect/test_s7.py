@@ -18,10 +18,10 @@ from factoryos.model.quality import Quality
 from factoryos.model.samples import SampleBatch
 from factoryos.model.site import parse_site
 from factoryos.model.tags import DataType, S7Area
+from support.modbus_server import SilentServer
 from support.ports import free_port
 from support.sites import Cell, Equipment, site_yaml
 
-from .modbus_server import SilentServer
 from .test_s7_plan import s7_point
 
 LOGGER = "factoryos.connect.s7"

@@ -116,3 +116,19 @@ def test_one_address_per_tag() -> None:
         's7: {db: 10, offset: 4}\n                      opcua: {node_id: "ns=1;i=5"}',
     )
     assert any("one address per tag" in m for _, _, m in _problems(text))
+
+
+def test_writable_needs_a_writable_table() -> None:
+    assert parse_site(GOOD_MODBUS, "x.yaml").device("plc").protocol == "modbus_tcp"
+    found = _problems(GOOD_MODBUS.replace("table: holding", "table: input"))
+    assert any("a Modbus input is read-only" in m for _, _, m in found), found
+
+
+GOOD_MODBUS = (
+    SITE.replace(
+        'opcua: {node_id: "ns=2;s=Press.Force"}',
+        "modbus: {table: holding, address: 0}\n                      writable: true",
+    )
+    .replace("device: ua", "device: plc")
+    .replace("devices:\n", "devices:\n  - name: plc\n    port: 502\n")
+)

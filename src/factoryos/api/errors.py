@@ -3,6 +3,7 @@
 import logging
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from factoryos.bus.errors import BusClosedError
@@ -50,5 +51,14 @@ async def _handle(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=status)
 
 
+async def _invalid(_request: Request, exc: Exception) -> JSONResponse:
+    """422 with where and what, without echoing the input: a client's NaN or bytes would
+    make the answer itself unencodable (a 500 for the client's mistake)."""
+    assert isinstance(exc, RequestValidationError)
+    errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+    return JSONResponse({"detail": errors}, status_code=422)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(FactoryOSError, _handle)
+    app.add_exception_handler(RequestValidationError, _invalid)

@@ -1,16 +1,25 @@
 """The runtime objects the API serves from, built by whoever starts the server."""
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from factoryos.bus.inprocess import InProcessBus
 from factoryos.store.catalog import Catalog
 from factoryos.store.duckdb_store import DuckDBStore
 
 
+class TagWriter(Protocol):
+    """Writes a setpoint through the tag's driver; returns the value the device now holds."""
+
+    async def write(self, tag_id: int, value: float) -> float: ...
+
+
 @dataclass(frozen=True)
 class Services:
-    """What ``create_app`` needs: metadata, time series and the live bus."""
+    """What ``create_app`` needs: metadata, time series, the live bus and, where this
+    process runs the drivers, the way to write setpoints."""
 
     catalog: Catalog
     store: DuckDBStore
     bus: InProcessBus
+    writer: TagWriter | None = None

@@ -20,6 +20,7 @@ from factoryos.connect.modbus import (
     run_pollers,
 )
 from factoryos.connect.modbus_plan import ModbusPoint
+from factoryos.connect.mqtt import build_mqtt_drivers as build_mqtt_drivers
 from factoryos.connect.opcua import build_opcua_drivers as build_opcua_drivers
 from factoryos.connect.s7 import S7Poller as S7Poller
 from factoryos.connect.s7 import build_s7_drivers as build_s7_drivers

@@ -134,7 +134,7 @@ class ModbusPoller:
         """Write the engineering ``value`` to the writable tag stored as ``tag_id``.
 
         Returns the engineering value the device now holds (integer types round to nearest).
-        Raises :class:`WriteError` (nothing sent) for an unknown, read-only or input tag, a
+        Raises :class:`WriteError` (nothing sent) for an unknown or read-only tag, a
         value that is not finite or outside the tag's range, or a bool that is not 0 or 1;
         :class:`CodecError` for a value its type cannot hold; :class:`ConnectError`,
         :class:`DriverTimeout`, :class:`DeviceError` or :class:`ProtocolError` when the
@@ -146,8 +146,6 @@ class ModbusPoller:
             raise WriteError(f"device {self.name}: {what} with id {tag_id}")
         tag, address = point.tag, point.tag.modbus
         assert address is not None  # a Modbus point always has its address
-        if address.table not in (ModbusTable.HOLDING, ModbusTable.COIL):
-            raise WriteError(f"device {self.name}: tag {tag.name} is in read-only {address.table}")
         raw = raw_for_write(tag, value)
         order = address.word_order or self.device.word_order
         words = encode([raw], tag.type, order)  # CodecError before anything is sent

@@ -179,6 +179,12 @@ class Tag(Strict):
         blocks = [f for f in ADDRESS_FIELDS if getattr(self, f) is not None]
         if len(blocks) > 1:
             raise ValueError(f"one address per tag, found {' and '.join(blocks)}")
+        if (
+            self.writable
+            and self.modbus is not None
+            and self.modbus.table in (ModbusTable.INPUT, ModbusTable.DISCRETE)
+        ):
+            raise ValueError(f"writable, but a Modbus {self.modbus.table} is read-only")
         if self.s7 is not None and (self.s7.bit is not None) != (self.type == DataType.BOOL):
             raise ValueError("an S7 bool needs s7.bit, and only a bool may have one")
         if self.modbus is not None and self.modbus.table.is_bit and self.type != DataType.BOOL:

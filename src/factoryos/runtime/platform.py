@@ -16,7 +16,8 @@ import uvicorn
 from factoryos.api.app import create_app
 from factoryos.api.services import Services
 from factoryos.bus.inprocess import InProcessBus
-from factoryos.connect import build_pollers, run_pollers
+from factoryos.connect.polling import run_all
+from factoryos.connect.registry import build_drivers
 from factoryos.errors import FactoryOSError
 from factoryos.model import SiteFile
 from factoryos.store.catalog import Catalog, Role
@@ -103,14 +104,15 @@ class Platform:
         own stops the others and raises :class:`PlatformError`, so no driver keeps polling
         into a bus nobody stores from.
         """
-        app = create_app(Services(catalog=self.catalog, store=self.store, bus=self.bus))
+        drivers = build_drivers(self.site, self.tag_ids)
+        services = Services(self.catalog, self.store, self.bus, writer=drivers)
+        app = create_app(services)
         config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
         server = uvicorn.Server(config)
         ingest_stop, poll_stop = asyncio.Event(), asyncio.Event()
         ingest = asyncio.create_task(Ingestor(self.store, self.bus).run(ingest_stop), name="ingest")
-        pollers = build_pollers(self.site, self.tag_ids)
         polling = asyncio.create_task(
-            run_pollers(pollers, self.bus.publish, poll_stop), name="drivers"
+            run_all(drivers.running, self.bus.publish, poll_stop), name="drivers"
         )
         api = asyncio.create_task(server.serve(), name="api")
         stopped = asyncio.create_task(stop.wait(), name="stop")

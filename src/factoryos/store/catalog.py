@@ -213,6 +213,36 @@ class ApiKeyRow(Base):
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class WriteAuditRow(Base):
+    """One attempted setpoint write: who, when, which tag, old and new value, outcome."""
+
+    __tablename__ = "write_audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    at: Mapped[datetime] = mapped_column(_UTCDateTime)
+    key_name: Mapped[str] = mapped_column(String(64))
+    tag_id: Mapped[int] = mapped_column(Integer)
+    path: Mapped[str] = mapped_column(String(400))
+    old_value: Mapped[float | None] = mapped_column(Float)
+    requested: Mapped[float] = mapped_column(Float)
+    written: Mapped[float | None] = mapped_column(Float)
+    outcome: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text, default="")
+
+
+@dataclass(frozen=True)
+class WriteRecord:
+    at: datetime
+    key_name: str
+    path: str
+    old_value: float | None
+    requested: float
+    written: float | None
+    outcome: str  # "ok", "refused" (nothing sent) or "failed" (the device did not take it)
+    message: str
+
+
 def hash_key(key: str) -> str:
     """The stored form of an API key: its SHA-256 as hex."""
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
@@ -564,6 +594,49 @@ class Catalog:
         log.info("revoked API key %d of tenant %d", key_id, tenant_id)
         return True
 
+    # -- write-back audit --------------------------------------------------------------
+
+    def record_write(self, who: Principal, tag: TagInfo, entry: WriteRecord) -> None:
+        """Append one write attempt to the tenant's audit trail."""
+        with self._write() as s:
+            s.add(
+                WriteAuditRow(
+                    tenant_id=who.tenant_id,
+                    at=entry.at,
+                    key_name=entry.key_name,
+                    tag_id=tag.id,
+                    path=entry.path,
+                    old_value=entry.old_value,
+                    requested=entry.requested,
+                    written=entry.written,
+                    outcome=entry.outcome,
+                    message=entry.message,
+                )
+            )
+
+    def write_log(
+        self, tenant_id: int, *, path: str | None = None, limit: int = 100
+    ) -> list[WriteRecord]:
+        """The tenant's write attempts, newest first, optionally for one tag."""
+        query = select(WriteAuditRow).where(WriteAuditRow.tenant_id == tenant_id)
+        if path is not None:
+            query = query.where(WriteAuditRow.path == path)
+        with self._read() as s:
+            rows = s.scalars(query.order_by(WriteAuditRow.id.desc()).limit(limit)).all()
+            return [
+                WriteRecord(
+                    r.at,
+                    r.key_name,
+                    r.path,
+                    r.old_value,
+                    r.requested,
+                    r.written,
+                    r.outcome,
+                    r.message,
+                )
+                for r in rows
+            ]
+
 
 __all__ = [
     "DEFAULT_URL",
@@ -576,4 +649,5 @@ __all__ = [
     "Role",
     "TagInfo",
     "UnknownTagError",
+    "WriteRecord",
 ]

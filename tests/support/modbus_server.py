@@ -13,8 +13,9 @@ from pymodbus.simulator import DataType, SimData, SimDevice
 REGISTERS = 200  # reading at or past this address gets an "illegal data address" answer
 BITS = 64
 
-# Function code → table name in our memory.
+# Function code → table name in our memory, for reads and for writes.
 _TABLE_OF_FC = {1: "coil", 2: "discrete", 3: "holding", 4: "input"}
+_WRITES_OF_FC = {5: "coil", 15: "coil", 6: "holding", 16: "holding"}
 
 
 @dataclass
@@ -46,12 +47,16 @@ class ModbusTestServer:
         self,
         function_code: int,
         _start: int,
-        _address: int,
+        address: int,
         _count: int,
         registers: list[int],
-        _values: list[int] | list[bool] | None,
+        values: list[int] | list[bool] | None,
     ) -> ExcCodes | None:
         self.requests += 1
+        written = _WRITES_OF_FC.get(function_code)
+        if written is not None and values is not None:  # keep what a client writes
+            getattr(self.memory, written)[address : address + len(values)] = values
+            return None
         table = _TABLE_OF_FC.get(function_code)
         if table is not None:
             words = self.memory.registers(table)
