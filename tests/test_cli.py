@@ -118,3 +118,44 @@ def test_demo_serves_live_data_and_stops_cleanly(tmp_path: Path) -> None:
         proc.wait(timeout=30)
     assert proc.returncode == 0, log.read_text()
     assert "stopped; data kept" in log.read_text()
+
+
+async def test_connect_browse_writes_a_tag_map_the_site_file_accepts(tmp_path: Path) -> None:
+    import asyncio
+
+    from factoryos.model import parse_site
+    from factoryos.sim import VirtualFactory
+    from factoryos.sim.opcua import OpcUaFactoryServer
+
+    (port,) = free_ports(1)
+    endpoint = f"opc.tcp://127.0.0.1:{port}/"
+    out = tmp_path / "browsed.yaml"
+    async with OpcUaFactoryServer(VirtualFactory(load_demo_site()), endpoint):
+        exe = Path(sys.executable).parent / "factoryos"
+        cmd = [str(exe), "connect", "browse", endpoint, "--out", str(out), "--name", "sim-ua"]
+        proc = await asyncio.create_subprocess_exec(*cmd, stderr=asyncio.subprocess.PIPE)
+        _, stderr = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, stderr.decode()
+    fragment = yaml.safe_load(out.read_text())
+    assert fragment["devices"][0]["endpoint"] == endpoint
+    site = {
+        "site": {"name": "x", "areas": [{"name": "a", "lines": [{"name": "l", "cells": [
+            {"name": "c", "equipment": fragment["equipment"]}]}]}]},
+        "devices": fragment["devices"],
+    }  # fmt: skip
+    tags = list(parse_site(yaml.safe_dump(site)).tags())
+    simulated = sum(1 for ref in load_demo_site().tags() if ref.equipment.simulate)
+    assert len(tags) == simulated
+    assert all(ref.tag.opcua is not None for ref in tags)
+
+
+def test_edge_with_a_bad_config_names_the_problem(tmp_path: Path) -> None:
+    bad = tmp_path / "gateway.yaml"
+    bad.write_text("gateway: g1\noutbox: {path: /tmp/x, max_bytes: -5}\n")
+    exe = Path(sys.executable).parent / "factoryos"
+    result = subprocess.run(
+        [str(exe), "edge", "--config", str(bad)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 1
+    assert "gateway.yaml" in result.stderr
+    assert "Traceback" not in result.stderr

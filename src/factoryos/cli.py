@@ -22,7 +22,11 @@ app = typer.Typer(
 site_app = typer.Typer(help="Work with site files.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks (figures go to docs/benchmarks.md).", no_args_is_help=True)
 app.add_typer(site_app, name="site")
+connect_app = typer.Typer(
+    help="Explore devices before adding them to a site file.", no_args_is_help=True
+)
 app.add_typer(bench_app, name="bench")
+app.add_typer(connect_app, name="connect")
 
 out = Console()
 err = Console(stderr=True)
@@ -36,6 +40,13 @@ DataDirOption = Annotated[
     Path | None,
     typer.Option("--data-dir", help="Where the catalog and time series live [FACTORYOS_DATA_DIR]."),
 ]
+
+
+UnsBrokerOption = Annotated[
+    str | None,
+    typer.Option(help="Publish every tag to its UNS topic on this broker, mqtt://host:1883 "
+                 "[FACTORYOS_UNS_BROKER]."),
+]  # fmt: skip
 
 
 def _load_site_or_exit(path: Path) -> "SiteFile":
@@ -110,6 +121,7 @@ def _launch(
     *,
     simulate: bool,
     seed: int,
+    feeds: dict[str, str | None],
 ) -> None:
     import asyncio
 
@@ -117,7 +129,7 @@ def _launch(
 
     from factoryos.runtime.launch import LaunchError, check_port_free, run_platform
 
-    settings = _settings()
+    settings = _settings().model_copy(update={k: v for k, v in feeds.items() if v is not None})
     site = _load_site_or_exit(site_path)
     host = host or settings.host
     port = port or settings.port
@@ -149,7 +161,15 @@ def _launch(
     try:
         asyncio.run(
             run_platform(
-                site, data, host, port, simulate=simulate, seed=seed, step=step, on_ready=ready
+                site,
+                data,
+                host,
+                port,
+                simulate=simulate,
+                seed=seed,
+                step=step,
+                on_ready=ready,
+                feeds=settings.feeds(),
             )
         )
     finally:
@@ -164,9 +184,10 @@ def demo(
     host: Annotated[str | None, typer.Option(help="Listen address [FACTORYOS_HOST].")] = None,
     port: Annotated[int | None, typer.Option(help="Listen port [FACTORYOS_PORT].")] = None,
     seed: Annotated[int, typer.Option(help="Simulator random seed.")] = 0,
+    uns_broker: UnsBrokerOption = None,
 ) -> None:
     """Run the virtual factory, its Modbus drivers, the store, the API and the web page."""
-    _launch(site, data_dir, host, port, simulate=True, seed=seed)
+    _launch(site, data_dir, host, port, simulate=True, seed=seed, feeds={"uns_broker": uns_broker})
 
 
 @app.command()
@@ -175,9 +196,26 @@ def serve(
     data_dir: DataDirOption = None,
     host: Annotated[str | None, typer.Option(help="Listen address [FACTORYOS_HOST].")] = None,
     port: Annotated[int | None, typer.Option(help="Listen port [FACTORYOS_PORT].")] = None,
+    nats_url: Annotated[
+        str | None,
+        typer.Option(help="Ingest edge gateways from this NATS JetStream [FACTORYOS_NATS_URL]."),
+    ] = None,
+    nats_stream: Annotated[
+        str | None, typer.Option(help="Their stream [FACTORYOS_NATS_STREAM].")
+    ] = None,
+    uns_broker: UnsBrokerOption = None,
+    uns_prefix: Annotated[
+        str | None, typer.Option(help="Topic prefix of the UNS [FACTORYOS_UNS_PREFIX].")
+    ] = None,
 ) -> None:
-    """Poll the site's real devices, store their data and serve the API and web page."""
-    _launch(site, data_dir, host, port, simulate=False, seed=0)
+    """Poll the site's devices and gateways, store their data, serve the API and web page."""
+    feeds = {
+        "nats_url": nats_url,
+        "nats_stream": nats_stream,
+        "uns_broker": uns_broker,
+        "uns_prefix": uns_prefix,
+    }
+    _launch(site, data_dir, host, port, simulate=False, seed=0, feeds=feeds)
 
 
 @app.command()
@@ -250,6 +288,60 @@ def _read_key(data_dir: Path) -> str:
             f"so that {key_file} exists[/red]"
         )
         raise typer.Exit(2) from exc
+
+
+@connect_app.command("browse")
+def connect_browse(
+    endpoint: Annotated[str, typer.Argument(help="OPC UA endpoint, opc.tcp://host:4840/path.")],
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Write the YAML here instead of stdout.")
+    ] = None,
+    root: Annotated[
+        str | None, typer.Option(help="Start at this node id (default Objects).")
+    ] = None,
+    depth: Annotated[int, typer.Option(help="Deepest level to walk.", min=1, max=50)] = 10,
+    name: Annotated[str, typer.Option(help="Device name in the YAML.")] = "opcua-server",
+    site: Annotated[
+        Path | None, typer.Option(help="Site file with the device's security settings.")
+    ] = None,
+    device: Annotated[str | None, typer.Option(help="That device's name in --site.")] = None,
+) -> None:
+    """Browse an OPC UA server and write the site-file tag map of its variables (YAML)."""
+    import asyncio
+
+    from factoryos.connect.opcua_browse import browse, browse_to_yaml
+    from factoryos.model.devices import OpcUaDevice
+
+    secured: OpcUaDevice | None = None
+    if (site is None) != (device is None):
+        err.print("[red]--site and --device go together[/red]")
+        raise typer.Exit(2)
+    if site is not None and device is not None:
+        found = _load_site_or_exit(site).device(device)
+        if not isinstance(found, OpcUaDevice):
+            err.print(f"[red]{site}: device {device} is not an OPC UA device[/red]")
+            raise typer.Exit(2)
+        secured = found
+    variables = asyncio.run(
+        browse(None if secured else endpoint, device=secured, root=root, max_depth=depth)
+    )
+    text = browse_to_yaml(variables, name, endpoint)
+    if out_file is None:
+        sys.stdout.write(text)
+    else:
+        out_file.write_text(text)
+        err.print(f"{len(variables)} variables written to {out_file}")
+
+
+@app.command()
+def edge(
+    config: Annotated[Path, typer.Option("--config", help="Gateway config file (YAML).")],
+) -> None:
+    """Run an edge gateway: poll the devices next to the machines, keep every sample in a
+    durable outbox, and forward it to the platform."""
+    from factoryos.edge import main as run_gateway
+
+    run_gateway(str(config))
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from factoryos.errors import FactoryOSError
 from factoryos.model import SiteFile
+from factoryos.runtime.feeds import Feeds
 from factoryos.runtime.platform import Platform
 from factoryos.sim import SimulatorHost, VirtualFactory
 
@@ -49,6 +50,7 @@ async def run_platform(
     seed: int,
     step: Callable[[str], None],
     on_ready: Callable[[str], None],
+    feeds: Feeds | None = None,
 ) -> None:
     """Run until SIGINT/SIGTERM; ``step`` reports start-up progress, ``on_ready`` the key."""
     stop = asyncio.Event()
@@ -69,7 +71,7 @@ async def run_platform(
             sim.sync_all()
             tasks.append(asyncio.create_task(sim.run_realtime(stop), name="simulator"))
         step("starting drivers, ingest and the API")
-        await platform.run(host, port, stop, lambda: on_ready(key))
+        await platform.run(host, port, stop, lambda: on_ready(key), feeds)
         await asyncio.gather(*tasks)
     finally:
         if sim is not None:

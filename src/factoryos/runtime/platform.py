@@ -20,6 +20,7 @@ from factoryos.connect.polling import run_all
 from factoryos.connect.registry import build_drivers
 from factoryos.errors import FactoryOSError
 from factoryos.model import SiteFile
+from factoryos.runtime.feeds import Feeds, Task
 from factoryos.store.catalog import Catalog, Role
 from factoryos.store.duckdb_store import DuckDBStore
 from factoryos.store.ingest import Ingestor
@@ -95,38 +96,48 @@ class Platform:
         return key
 
     async def run(
-        self, host: str, port: int, stop: asyncio.Event, on_ready: Callable[[], None]
+        self,
+        host: str,
+        port: int,
+        stop: asyncio.Event,
+        on_ready: Callable[[], None],
+        feeds: Feeds | None = None,
     ) -> None:
         """Poll devices, ingest, and serve the API until ``stop`` is set or a part fails.
 
-        Shutdown goes in data-flow order: drivers first (their last polls still reach the
-        bus), then the ingest drains what is queued, then the API. A part that ends on its
-        own stops the others and raises :class:`PlatformError`, so no driver keeps polling
-        into a bus nobody stores from.
+        Shutdown goes in data-flow order: producers first (drivers and inbound feeds; their
+        last samples still reach the bus), then the ingest and other consumers drain what
+        is queued, then the API. A part that ends on its own stops the others and raises
+        :class:`PlatformError`, so no driver keeps polling into a bus nobody stores from.
         """
+        feeds = feeds or Feeds()
         drivers = build_drivers(self.site, self.tag_ids)
         services = Services(self.catalog, self.store, self.bus, writer=drivers)
-        app = create_app(services)
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
-        server = uvicorn.Server(config)
-        ingest_stop, poll_stop = asyncio.Event(), asyncio.Event()
-        ingest = asyncio.create_task(Ingestor(self.store, self.bus).run(ingest_stop), name="ingest")
-        polling = asyncio.create_task(
-            run_all(drivers.running, self.bus.publish, poll_stop), name="drivers"
+        server = uvicorn.Server(
+            uvicorn.Config(create_app(services), host=host, port=port, log_level="warning")
         )
+        ingestor = Ingestor(self.store, self.bus)
+        consumers = {"ingest": ingestor.run, **feeds.consumers(self.bus, self.site, self.tag_ids)}
+        producers: dict[str, Task] = {
+            "drivers": lambda halt: run_all(drivers.running, self.bus.publish, halt),
+            **feeds.producers(self.bus, self.tag_ids, ingestor),
+        }
+        consume_stop, produce_stop = asyncio.Event(), asyncio.Event()
+        consuming = [asyncio.create_task(t(consume_stop), name=n) for n, t in consumers.items()]
+        producing = [asyncio.create_task(t(produce_stop), name=n) for n, t in producers.items()]
         api = asyncio.create_task(server.serve(), name="api")
         stopped = asyncio.create_task(stop.wait(), name="stop")
         try:
             await _started(server, api)
             on_ready()
             done, _ = await asyncio.wait(
-                {stopped, ingest, polling, api}, return_when=asyncio.FIRST_COMPLETED
+                {stopped, api, *consuming, *producing}, return_when=asyncio.FIRST_COMPLETED
             )
         finally:
-            poll_stop.set()
-            failures = await _finish(polling)
-            ingest_stop.set()
-            failures += await _finish(ingest)
+            produce_stop.set()
+            failures = [f for t in producing for f in await _finish(t)]
+            consume_stop.set()
+            failures += [f for t in consuming for f in await _finish(t)]
             server.should_exit = True
             failures += await _finish(api)
             stopped.cancel()

@@ -5,6 +5,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from factoryos.runtime.feeds import Feeds
+
 
 class Settings(BaseSettings):
     """Where the embedded platform keeps its data and where it listens.
@@ -19,3 +21,12 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     url: str = Field(default="http://127.0.0.1:8000", description="API used by `query`.")
     api_key: str | None = Field(default=None, description="Credential used by `query`.")
+    nats_url: str | None = Field(default=None, description="Ingest edge gateways' NATS stream.")
+    nats_stream: str = "FACTORYOS_INGEST"
+    uns_broker: str | None = Field(
+        default=None, description="Publish every tag to its UNS topic: mqtt://host:1883"
+    )
+    uns_prefix: str = "factoryos/v1"
+
+    def feeds(self) -> Feeds:
+        return Feeds(self.nats_url, self.nats_stream, self.uns_broker, self.uns_prefix)

@@ -1,0 +1,57 @@
+"""Optional feeds of a running platform beyond its site's drivers.
+
+Inbound: edge gateways forwarding over NATS JetStream. Outbound: every stored tag published
+to its Unified Namespace topic on an MQTT broker. Each is off unless configured.
+"""
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from factoryos.bus.inprocess import InProcessBus
+from factoryos.bus.nats import NatsIngestSource
+from factoryos.bus.uns import DEFAULT_PREFIX, UnsPublisher, site_paths
+from factoryos.connect.mqtt_client import BrokerSettings
+from factoryos.model import SiteFile
+from factoryos.store.ingest import Ingestor
+
+Task = Callable[[asyncio.Event], Coroutine[Any, Any, Any]]
+
+
+@dataclass(frozen=True)
+class Feeds:
+    """Which optional feeds run; ``None`` leaves one off."""
+
+    nats_url: str | None = None
+    nats_stream: str = "FACTORYOS_INGEST"
+    uns_broker: str | None = None
+    uns_prefix: str = DEFAULT_PREFIX
+
+    def producers(
+        self, bus: InProcessBus, tag_ids: dict[str, int], ingestor: Ingestor
+    ) -> dict[str, Task]:
+        """Sources that publish onto the bus: stopped with the drivers, before the ingest."""
+        if self.nats_url is None:
+            return {}
+        # Ack a JetStream batch only once it is stored: a crash then redelivers it.
+        source = NatsIngestSource(
+            self.nats_url,
+            self.nats_stream,
+            "platform",
+            bus=bus,
+            tag_ids=tag_ids,
+            after_publish=ingestor.flush,
+        )
+        return {"nats-ingest": source.run}
+
+    def consumers(
+        self, bus: InProcessBus, site: SiteFile, tag_ids: dict[str, int]
+    ) -> dict[str, Task]:
+        """Subscribers of the bus; built before the drivers start so they miss nothing."""
+        if self.uns_broker is None:
+            return {}
+        paths, units = site_paths(site, tag_ids)
+        broker = BrokerSettings.from_url(self.uns_broker)
+        publisher = UnsPublisher(bus, broker, paths, units=units, prefix=self.uns_prefix)
+        return {"uns-publish": publisher.run}
