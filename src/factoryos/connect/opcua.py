@@ -11,6 +11,9 @@ its keep-alive) gives one BAD NaN sample per tag at the moment of loss, logged o
 driver then reconnects with capped exponential back-off and subscribes again, and the
 server's initial report of each tag makes it GOOD again. A tag's first sample after a loss
 is never stamped at or before its BAD sample, so the store sees the recovery.
+
+Tags marked ``writable`` take setpoints through :meth:`OpcUaDriver.write`, on the session
+the subscription runs on, in the node's own data type (read once per node and cached).
 """
 
 import asyncio
@@ -26,12 +29,28 @@ from typing import NamedTuple
 import numpy as np
 from asyncua import ua
 from asyncua.client.client import Client
+from asyncua.common.ua_utils import data_type_to_variant_type
 from asyncua.ua.attribute_ids import AttributeIds
 from asyncua.ua.uaerrors._base import UaError
 
-from factoryos.connect.errors import ConfigError, ConnectError, DriverError
-from factoryos.connect.opcua_samples import Notifications, decode, quality_of
-from factoryos.connect.opcua_session import LostCallback, close_client, open_client, translate
+from factoryos.connect.codec import to_engineering
+from factoryos.connect.errors import (
+    CodecError,
+    ConfigError,
+    ConnectError,
+    DriverError,
+    ProtocolError,
+    WriteError,
+)
+from factoryos.connect.opcua_samples import Notifications, decode, quality_of, to_variant
+from factoryos.connect.opcua_session import (
+    BadStatusError,
+    LostCallback,
+    close_client,
+    open_client,
+    translate,
+)
+from factoryos.connect.polling import raw_for_write
 from factoryos.model.devices import OpcUaDevice
 from factoryos.model.quality import QUALITY_DTYPE, Quality
 from factoryos.model.samples import TAG_ID_DTYPE, TS_DTYPE, SampleBatch
@@ -145,6 +164,8 @@ class OpcUaDriver:
         self._max_backoff_s = max_backoff_s
         self._watchdog_s = watchdog_s
         node_ids = [_node_id(device, p.tag) for p in self.points]
+        self._index = {p.tag_id: i for i, p in enumerate(self.points)}
+        self._variants: dict[int, ua.VariantType] = {}  # point index → its node's type
         self._requests = [
             _item_request(i + 1, nid, p.tag, device)
             for i, (nid, p) in enumerate(zip(node_ids, self.points, strict=True))
@@ -237,6 +258,7 @@ class OpcUaDriver:
             self._record(ts, f"subscribe {len(self.points)} items", str(error), started)
             raise error from exc
         self._record(ts, f"subscribe {len(self.points)} items", "ok", started)
+        self._variants.clear()  # the server may have been reconfigured while we were away
         self._client = client
         self.stats.connects += 1
         self.stats.connected = True
@@ -365,6 +387,98 @@ class OpcUaDriver:
                 self._wakeup.set()
 
         return on_lost
+
+    # -- write-back -------------------------------------------------------------------
+
+    async def write(self, tag_id: int, value: float) -> float:
+        """Write the engineering ``value`` to the writable tag stored as ``tag_id``, on
+        the running subscription's session, in the node's own data type.
+
+        Returns the engineering value the node now holds (an integer type rounds to
+        nearest, Float to float32). Raises :class:`WriteError` (nothing sent) for an
+        unknown or read-only tag, a value that is not finite or outside the tag's range, or
+        a bool that is not 0 or 1; :class:`CodecError` for a value the node's type cannot
+        hold; :class:`ConnectError` while not connected; :class:`DriverTimeout` when the
+        server does not answer in ``timeout_s``; :class:`BadStatusError` when it refuses
+        (BadUserAccessDenied, BadTypeMismatch, BadOutOfRange …).
+        """
+        index = self._index.get(tag_id)
+        if index is None:
+            raise WriteError(f"device {self.name}: no tag with id {tag_id}")
+        tag = self.points[index].tag
+        if not tag.writable:
+            raise WriteError(f"device {self.name}: tag {tag.name} is not writable")
+        raw = raw_for_write(tag, value)
+        client = self._session()
+        node_id = self._requests[index].ItemToMonitor.NodeId
+        request = f"write {tag.name} ({node_id.to_string()})"
+        ts, started = self._clock(), time.monotonic()
+        try:
+            held = await asyncio.wait_for(
+                self._send_write(client, index, raw), self.device.timeout_s
+            )
+        except DriverError as exc:
+            self._record(ts, request, str(exc), started)
+            raise
+        except (Exception, TimeoutError) as exc:
+            error = translate(exc, self.device, request)
+            self._record(ts, request, str(error), started)
+            raise error from exc
+        self._record(ts, request, "ok", started)
+        log.info("device %s: wrote %s to tag %s", self.name, value, tag.name)
+        return float(to_engineering(np.array([held]), tag.scale, tag.offset)[0])
+
+    def _session(self) -> Client:
+        """The running subscription's client; :class:`ConnectError` while there is none."""
+        if self._client is None or self._lost is not None:
+            last = self._lost or self.stats.last_error
+            detail = f"; last error: {last}" if last else " (the driver is not running)"
+            raise ConnectError(
+                f"device {self.name} ({self.device.endpoint}): not connected, nothing "
+                f"written{detail}"
+            )
+        return self._client
+
+    async def _send_write(self, client: Client, index: int, raw: float) -> float:
+        """Write ``raw`` to point ``index``'s node; the raw value it now holds."""
+        tag = self.points[index].tag
+        node_id = self._requests[index].ItemToMonitor.NodeId
+        vtype = await self._variant_type(client, index)
+        try:
+            variant, held = to_variant(raw, vtype)
+        except CodecError as exc:
+            raise CodecError(
+                f"device {self.name}: tag {tag.name} ({node_id.to_string()}): {exc}"
+            ) from exc
+        [status] = await client.uaclient.write_attributes([node_id], [ua.DataValue(variant)])
+        if not status.is_good():
+            raise BadStatusError(self.device, f"write {tag.name} ({node_id.to_string()})", status)
+        return held
+
+    async def _variant_type(self, client: Client, index: int) -> ua.VariantType:
+        """The built-in type of point ``index``'s node, from its DataType attribute (read
+        the first time only: a node does not change type while the server runs)."""
+        cached = self._variants.get(index)
+        if cached is not None:
+            return cached
+        node_id = self._requests[index].ItemToMonitor.NodeId
+        doing = f"read DataType of {self.points[index].tag.name} ({node_id.to_string()})"
+        [dv] = await client.uaclient.read_attributes([node_id], AttributeIds.DataType)
+        if dv.StatusCode is not None and not dv.StatusCode.is_good():
+            raise BadStatusError(self.device, doing, dv.StatusCode)
+        dtype = dv.Value.Value if dv.Value is not None else None
+        if not isinstance(dtype, ua.NodeId):
+            raise ProtocolError(f"device {self.name}: {doing}: got {dtype!r}, not a NodeId")
+        if (
+            dtype.NamespaceIndex == 0
+            and isinstance(dtype.Identifier, int)
+            and dtype.Identifier <= 25
+        ):
+            vtype = ua.VariantType(dtype.Identifier)
+        else:  # a derived type (Duration, an enumeration …): walk up to its built-in type
+            vtype = await data_type_to_variant_type(client.get_node(dtype))
+        self._variants[index] = vtype
+        return vtype
 
     # -- state ------------------------------------------------------------------------
 

@@ -1,9 +1,13 @@
-"""OPC UA data change notifications → columns: client handle, time, value, status, quality.
+"""OPC UA values ↔ numbers: data change notifications to columns, and a raw value to the
+variant a write sends.
 
-asyncua hands over one object per notification; this turns a whole publish response into
-numpy columns in one pass, and everything after that (quality, scaling) is vectorised.
+asyncua hands over one object per notification; :func:`decode` turns a whole publish
+response into numpy columns (client handle, time, value, status) in one pass, and
+everything after that (quality, scaling) is vectorised. :func:`to_variant` is the other
+direction, one value at a time: a setpoint in the node's own type.
 """
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -13,11 +17,23 @@ import numpy.typing as npt
 from asyncua import ua
 from asyncua.ua.status_codes import StatusCodes
 
+from factoryos.connect.errors import CodecError
 from factoryos.model.quality import QUALITY_DTYPE, Quality
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _NO_TIME = datetime(1601, 1, 1, tzinfo=UTC)  # OPC UA DateTime 0: "no timestamp"
+_INTEGERS: dict[ua.VariantType, type[np.integer]] = {
+    ua.VariantType.SByte: np.int8,
+    ua.VariantType.Byte: np.uint8,
+    ua.VariantType.Int16: np.int16,
+    ua.VariantType.UInt16: np.uint16,
+    ua.VariantType.Int32: np.int32,
+    ua.VariantType.UInt32: np.uint32,
+    ua.VariantType.Int64: np.int64,
+    ua.VariantType.UInt64: np.uint64,
+}
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,3 +93,33 @@ def quality_of(status: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint8]:
     10 bad; 11 is reserved and counts as bad)."""
     severity = ((status >> np.uint32(24)) & np.uint32(0xC0)).astype(QUALITY_DTYPE)
     return np.minimum(severity, QUALITY_DTYPE(Quality.BAD))
+
+
+def to_variant(raw: float, vtype: ua.VariantType) -> tuple[ua.Variant, float]:
+    """The variant that writes ``raw`` to a node of built-in type ``vtype``, and the raw
+    value the node then holds (integers round to nearest, Float to float32).
+
+    ``Variant`` (a node typed BaseDataType or Number) takes a Double. Raises
+    :class:`CodecError` for a value the type cannot hold, or a type that holds no number.
+    """
+    if not math.isfinite(raw):
+        raise CodecError(f"{raw} is not a number a node can hold")
+    if vtype == ua.VariantType.Boolean:
+        if raw not in (0.0, 1.0):
+            raise CodecError(f"a Boolean node takes 0 or 1, not {raw}")
+        return ua.Variant(raw == 1.0, vtype), raw
+    integer = _INTEGERS.get(vtype)
+    if integer is not None:
+        low, high = np.iinfo(integer).min, np.iinfo(integer).max
+        held = float(np.rint(raw))
+        if not low <= held <= high:
+            raise CodecError(f"{raw} does not fit the node's type {vtype.name} ({low}..{high})")
+        return ua.Variant(int(held), vtype), held
+    if vtype == ua.VariantType.Float:
+        if abs(raw) > _FLOAT32_MAX:
+            raise CodecError(f"{raw} does not fit the node's type Float (float32)")
+        held = float(np.float32(raw))
+        return ua.Variant(held, vtype), held
+    if vtype in (ua.VariantType.Double, ua.VariantType.Variant):
+        return ua.Variant(raw, ua.VariantType.Double), raw
+    raise CodecError(f"the node's type {vtype.name} holds no number")

@@ -7,7 +7,7 @@ from typing import Protocol
 from factoryos.connect.errors import WriteError
 from factoryos.connect.modbus import ModbusPoller, build_pollers
 from factoryos.connect.mqtt import build_mqtt_drivers
-from factoryos.connect.opcua import build_opcua_drivers
+from factoryos.connect.opcua import OpcUaDriver, build_opcua_drivers
 from factoryos.connect.polling import Runnable
 from factoryos.connect.s7 import S7Poller, build_s7_drivers
 from factoryos.connect.sparkplug import build_sparkplug_drivers
@@ -42,14 +42,14 @@ def build_drivers(site: SiteFile, tag_ids: Mapping[str, int]) -> Drivers:
     """One driver per device connection of ``site``, whatever its protocol."""
     modbus = build_pollers(site, tag_ids)
     s7 = build_s7_drivers(site, tag_ids)
-    running: list[Runnable] = [*modbus, *s7]
-    running += build_opcua_drivers(site, tag_ids)
+    opcua = build_opcua_drivers(site, tag_ids)
+    running: list[Runnable] = [*modbus, *s7, *opcua]
     running += build_mqtt_drivers(site, tag_ids)
     running += build_sparkplug_drivers(site, tag_ids)
     drivers = Drivers(running=running)
-    polled: list[ModbusPoller | S7Poller] = [*modbus, *s7]
-    for poller in polled:
-        for point in poller.points:
+    writing: list[ModbusPoller | S7Poller | OpcUaDriver] = [*modbus, *s7, *opcua]
+    for driver in writing:
+        for point in driver.points:
             if point.tag.writable:
-                drivers.writers[point.tag_id] = poller
+                drivers.writers[point.tag_id] = driver
     return drivers

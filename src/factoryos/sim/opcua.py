@@ -7,11 +7,17 @@ holds the tag's engineering value, quantised exactly as :meth:`VirtualFactory.va
 it. :meth:`OpcUaFactoryServer.sync` writes the values that changed, stamped with the
 factory's simulated time, so a subscriber sees one data change per tag and changed step.
 
+Clients may write the variables of tags marked ``writable: true`` in the site; every other
+variable answers a write with BadUserAccessDenied. A written value is stamped with the
+simulated time and then held, as a PLC keeps a setpoint: :meth:`OpcUaFactoryServer.sync`
+no longer overwrites it, and :meth:`OpcUaFactoryServer.read` shows what the variable holds.
+
 The asyncua server is built once (loading the standard address space takes a while) and
 can be stopped and started again on the same port; a stop drops every session and
 subscription, as a real server restart does.
 """
 
+import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -20,6 +26,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from asyncua import ua
+from asyncua.common.callback import CallbackService, CallbackType, ServerItemCallback
 from asyncua.common.node import Node
 from asyncua.crypto.permission_rules import User, UserRole
 from asyncua.crypto.truststore import TrustStore
@@ -178,6 +185,7 @@ class _Variable:
     path: str
     node_id: ua.NodeId
     variant: ua.VariantType
+    held: bool = False  # a client wrote it: sync leaves it alone
 
 
 class OpcUaFactoryServer:
@@ -204,6 +212,7 @@ class OpcUaFactoryServer:
         self.users = dict(users or {})
         self._server: Server | None = None
         self._variables: list[_Variable] = []
+        self._by_node: dict[ua.NodeId, _Variable] = {}
         self._last: list[object] = []
         self._running = False
 
@@ -257,6 +266,8 @@ class OpcUaFactoryServer:
             return
         stamp = ns_to_datetime(self.factory.now_ns)
         for i, var in enumerate(self._variables):
+            if var.held:
+                continue
             value = _typed(self.factory.value(var.path), var.variant)
             if value == self._last[i]:
                 continue
@@ -268,15 +279,14 @@ class OpcUaFactoryServer:
 
     async def set_status(self, tag_path: str, status: int) -> None:
         """Report ``tag_path`` with an OPC UA status code (e.g. ``0x80000000`` Bad, a sensor
-        failure) at the current simulated time, keeping its value."""
-        if self._server is None or not self._running:
-            raise SimServerError(f"OPC UA server on {self.endpoint} is not running")
-        var = next((v for v in self._variables if v.path == tag_path), None)
-        if var is None:
-            raise SimConfigError(f"no served tag {tag_path!r}")
+        failure) at the current simulated time, with the factory's value. A value a client
+        wrote is no longer held: the next sync rewrites a good value from the factory."""
+        var = self._variable(tag_path)
+        assert self._server is not None  # _variable checked it runs
         stamp = ns_to_datetime(self.factory.now_ns)
         value = _typed(self.factory.value(var.path), var.variant)
-        self._last[self._variables.index(var)] = None  # the next sync rewrites a good value
+        self._last[self._variables.index(var)] = None
+        var.held = False
         dv = ua.DataValue(
             ua.Variant(value, var.variant),
             StatusCode=ua.StatusCode(ua.UInt32(status)),
@@ -284,6 +294,48 @@ class OpcUaFactoryServer:
             ServerTimestamp=stamp,
         )
         await self._server.write_attribute_value(var.node_id, dv)
+
+    async def read(self, tag_path: str) -> float:
+        """The value the variable of ``tag_path`` holds now: a client's write, or the
+        factory's value at the last sync (a bool as 0 or 1; NaN if it holds none)."""
+        var = self._variable(tag_path)
+        assert self._server is not None  # _variable checked it runs
+        dv = self._server.read_attribute_value(var.node_id)
+        value = dv.Value.Value if dv.Value is not None else None
+        return float(value) if isinstance(value, int | float) else float("nan")
+
+    def _variable(self, tag_path: str) -> _Variable:
+        if self._server is None or not self._running:
+            raise SimServerError(f"OPC UA server on {self.endpoint} is not running")
+        var = next((v for v in self._variables if v.path == tag_path), None)
+        if var is None:
+            raise SimConfigError(f"no served tag {tag_path!r}")
+        return var
+
+    # -- client writes ----------------------------------------------------------------
+
+    def _stamp_writes(self, event: ServerItemCallback, _: CallbackService) -> None:
+        """Stamp a client's values with the simulated time, like every value served.
+
+        Runs before the server checks access: a refused write changes nothing anyway."""
+        if not event.is_external:
+            return
+        stamp = ns_to_datetime(self.factory.now_ns)
+        for wv in event.request_params.NodesToWrite:
+            if wv.AttributeId == AttributeIds.Value and wv.NodeId in self._by_node:
+                wv.Value = dataclasses.replace(wv.Value, SourceTimestamp=stamp)
+
+    def _hold_writes(self, event: ServerItemCallback, _: CallbackService) -> None:
+        """Hold what clients wrote: the factory no longer overwrites it."""
+        if not event.is_external:
+            return
+        writes = zip(event.request_params.NodesToWrite, event.response_params, strict=True)
+        for wv, status in writes:
+            var = self._by_node.get(wv.NodeId)
+            if var is not None and wv.AttributeId == AttributeIds.Value and status.is_good():
+                if not var.held:
+                    log.info("OPC UA client wrote %s: held from now on", var.path)
+                var.held = True
 
     # -- address space ----------------------------------------------------------------
 
@@ -300,6 +352,8 @@ class OpcUaFactoryServer:
         if index != NAMESPACE_INDEX:
             raise SimServerError(f"simulator namespace got index {index}, not {NAMESPACE_INDEX}")
         await self._add_nodes(server)
+        server.subscribe_server_callback(CallbackType.PreWrite, self._stamp_writes)
+        server.subscribe_server_callback(CallbackType.PostWrite, self._hold_writes)
         return server
 
     async def _secure(self, server: Server) -> None:
@@ -339,7 +393,9 @@ class OpcUaFactoryServer:
                         parent.add_object(nid, qname) if is_eq else parent.add_folder(nid, qname)
                     )
                 parent = folders[path]
-            self._variables.append(await self._add_variable(parent, ref.path, name, ref.tag))
+            var = await self._add_variable(parent, ref.path, name, ref.tag)
+            self._variables.append(var)
+            self._by_node[var.node_id] = var
 
     async def _add_variable(self, parent: Node, path: str, name: str, tag: Tag) -> _Variable:
         idx = NAMESPACE_INDEX
@@ -359,6 +415,8 @@ class OpcUaFactoryServer:
                 ua.QualifiedName("EngineeringUnits", 0),
                 unit,
             )
+        if tag.writable:
+            await node.set_writable()  # for clients; the server itself always may
         return _Variable(path, node.nodeid, vtype)
 
 
