@@ -4,7 +4,6 @@ FactoryOS through the real broker on 127.0.0.1:1883."""
 import asyncio
 import json
 import socket
-import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -31,6 +30,7 @@ from factoryos.model.quality import Quality
 from factoryos.model.samples import SampleBatch
 from factoryos.model.site import parse_site
 from factoryos.model.tags import Tag
+from support.mqtt import MOSQUITTO, MOSQUITTO_FOUND, Mosquitto
 from support.ports import free_port
 from support.sites import POWER, RPM, TEMP, site_yaml
 
@@ -204,34 +204,12 @@ async def test_an_absent_broker_never_holds_up_the_bus() -> None:
     assert uns.stats.published == 0 and not uns.stats.connected
 
 
-def _reachable(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.5)
-        return s.connect_ex((HOST, port)) == 0
-
-
-async def _start_mosquitto(config: Path, port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(  # noqa: ASYNC220 (starts at once; we poll the port)
-        ["/usr/sbin/mosquitto", "-c", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    async with asyncio.timeout(WAIT_S):
-        while not _reachable(port):  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
-    return process
-
-
-MOSQUITTO_FOUND = Path("/usr/sbin/mosquitto").exists()
-
-
 async def test_publisher_reconnects_after_losing_its_broker(tmp_path: Path) -> None:
     if not MOSQUITTO_FOUND:
-        pytest.skip("/usr/sbin/mosquitto is not installed")
-    port = free_port()
-    config = tmp_path / "mosquitto.conf"
-    config.write_text(f"listener {port} {HOST}\nallow_anonymous true\npersistence false\n")
-    mosquitto = await _start_mosquitto(config, port)
+        pytest.skip(f"{MOSQUITTO} is not installed")
+    mosquitto = Mosquitto(tmp_path)
+    port = mosquitto.port
+    await mosquitto.start()
     bus = InProcessBus()
     broker = BrokerSettings(HOST, port, timeout_s=1)
     uns = UnsPublisher(bus, broker, {1: "a/b"}, prefix="t", first_backoff_s=0.05, max_backoff_s=0.2)
@@ -244,13 +222,12 @@ async def test_publisher_reconnects_after_losing_its_broker(tmp_path: Path) -> N
         async with asyncio.timeout(WAIT_S):
             while uns.stats.published < 1:  # noqa: ASYNC110
                 await asyncio.sleep(0.02)
-        mosquitto.terminate()
-        mosquitto.wait(timeout=5)
+        mosquitto.stop()
         await bus.publish(SampleBatch.build([1], [T0 + 1], [2.0]))  # the publish that fails
         async with asyncio.timeout(WAIT_S):
             while uns.stats.connected:  # noqa: ASYNC110
                 await asyncio.sleep(0.02)
-        mosquitto = await _start_mosquitto(config, port)
+        await mosquitto.start()
         async with asyncio.timeout(WAIT_S):
             await uns.wait_ready()
         async with aiomqtt.Client(HOST, port, timeout=5) as client:
@@ -263,5 +240,4 @@ async def test_publisher_reconnects_after_losing_its_broker(tmp_path: Path) -> N
     finally:
         stop.set()
         await asyncio.wait_for(task, WAIT_S)
-        mosquitto.terminate()
-        mosquitto.wait(timeout=5)
+        mosquitto.stop()

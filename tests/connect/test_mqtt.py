@@ -6,8 +6,6 @@ import contextlib
 import json
 import logging
 import math
-import socket
-import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -28,24 +26,17 @@ from factoryos.model.site import parse_site
 from factoryos.model.tags import Tag
 from factoryos.store.duckdb_store import DuckDBStore
 from factoryos.store.ingest import Ingestor
+from support.mqtt import MOSQUITTO, MOSQUITTO_FOUND, Mosquitto, reachable
 from support.ports import free_port
 from support.sites import Cell, Equipment, site_yaml
 
 HOST = "127.0.0.1"
 SHARED_PORT = 1883
-MOSQUITTO = "/usr/sbin/mosquitto"
-MOSQUITTO_FOUND = Path(MOSQUITTO).exists()
 LOGGER = "factoryos.connect.mqtt"
 GOOD, UNCERTAIN, BAD = int(Quality.GOOD), int(Quality.UNCERTAIN), int(Quality.BAD)
 T_ISO = "2026-11-24T08:00:00.250Z"
 T_NS = 1_795_507_200_250_000_000
 WAIT_S = 10.0
-
-
-def reachable(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.5)
-        return s.connect_ex((HOST, port)) == 0
 
 
 @pytest.fixture
@@ -58,34 +49,6 @@ def shared_broker() -> int:
 @pytest.fixture
 def prefix() -> str:
     return f"factoryos-test/{uuid.uuid4().hex[:12]}"
-
-
-class Mosquitto:
-    """A Mosquitto of our own on a free port, so a test can take it away and bring it back."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        self.port = free_port()
-        self.config = tmp_path / "mosquitto.conf"
-        self.config.write_text(
-            f"listener {self.port} {HOST}\nallow_anonymous true\npersistence false\n"
-        )
-        self.process: subprocess.Popen[bytes] | None = None
-
-    async def start(self) -> None:
-        self.process = subprocess.Popen(  # noqa: ASYNC220 (starts at once; we poll the port)
-            [MOSQUITTO, "-c", str(self.config)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        async with asyncio.timeout(WAIT_S):
-            while not reachable(self.port):  # noqa: ASYNC110 (nothing to wait on but the port)
-                await asyncio.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=5)
-            self.process = None
 
 
 @pytest.fixture

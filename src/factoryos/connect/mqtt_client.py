@@ -126,8 +126,14 @@ async def connected(
     *,
     max_queued: int = 10_000,
     on_drop: Callable[[], None] = lambda: None,
+    will: aiomqtt.Will | None = None,
+    clean_session: bool | None = None,
 ) -> AsyncIterator[aiomqtt.Client]:
     """A client connected to the broker, disconnected on the way out.
+
+    ``will`` is published by the broker if the connection breaks; ``clean_session=False``
+    (with a fixed ``client_id``) asks the broker to keep the subscriptions and queue QoS 1
+    messages while the client is away.
 
     Raises :class:`ConnectError` when the broker cannot be reached within ``timeout_s``.
     Errors while connected surface as ``aiomqtt.MqttError`` from the client's calls.
@@ -139,6 +145,8 @@ async def connected(
         password=settings.password,
         identifier=settings.client_id,
         logger=logger,
+        will=will,
+        clean_session=clean_session,
         protocol=MQTT_PROTOCOL,
         timeout=settings.timeout_s,
         keepalive=settings.keepalive_s,

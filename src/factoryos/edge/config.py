@@ -12,6 +12,17 @@
       kind: nats
       url: nats://platform:4222
       stream: FACTORYOS_INGEST
+
+or, for MQTT Sparkplug B::
+
+    uplink:
+      kind: sparkplug
+      host: broker.example
+      port: 8883
+      tls: true
+      username: line1-gw
+      password_env: FACTORYOS_MQTT_PASSWORD
+      group_id: plant1
 """
 
 import re
@@ -27,6 +38,10 @@ from factoryos.model.yamlfile import dotted, line_of, load_with_lines
 
 GatewayName = Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,64}$")]
 StreamName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+SparkplugId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+"""A Sparkplug group, edge node or host id: no ``/ + #`` (the topic's separators and
+wildcards), and kept to characters every broker and host application accepts."""
+EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
 
 
 class _Strict(BaseModel):
@@ -56,7 +71,34 @@ class NatsUplinkConfig(_Strict):
     """JetStream de-duplication window of the stream when the gateway creates it."""
 
 
-UplinkConfig = Annotated[NatsUplinkConfig, Field(discriminator="kind")]
+class SparkplugUplinkConfig(_Strict):
+    """MQTT Sparkplug B: the gateway is one edge node of ``group_id`` on the broker."""
+
+    kind: Literal["sparkplug"]
+    host: str = Field(default="127.0.0.1", min_length=1)
+    port: int = Field(default=1883, ge=1, le=65535)
+    tls: bool = False
+    ca_file: Path | None = None
+    """CA bundle to check the broker's certificate with (TLS); the system's when absent."""
+    username: str | None = None
+    password_env: EnvName | None = None
+    """The environment variable holding the password (never the password itself)."""
+    group_id: SparkplugId
+    edge_node_id: SparkplugId | None = None
+    """Defaults to the gateway's name."""
+    primary_host_id: SparkplugId | None = "factoryos-platform"
+    """Publish only while this host application's STATE is online (Sparkplug 3.0 primary
+    host); ``null`` publishes whenever the broker is reachable."""
+    bdseq_path: Path | None = None
+    """Where the bdSeq counter survives restarts; defaults to the outbox path + ``.bdseq``."""
+    timeout_s: float = Field(default=5.0, gt=0, le=300)
+    """How long to wait for a connection or a PUBACK."""
+    keepalive_s: int = Field(default=30, ge=5, le=3600)
+    max_backoff_s: float = Field(default=30.0, gt=0, le=3600)
+    max_metrics_per_payload: int = Field(default=5000, ge=1, le=100_000)
+
+
+UplinkConfig = Annotated[NatsUplinkConfig | SparkplugUplinkConfig, Field(discriminator="kind")]
 
 
 class GatewayConfig(_Strict):
@@ -90,13 +132,27 @@ def load_gateway_config(path: str | Path) -> GatewayConfig:
         raise GatewayConfigError(_describe(p, exc, lines)) from exc
     base = p.resolve().parent
     outbox = config.outbox.model_copy(update={"path": base / config.outbox.path})
-    return config.model_copy(update={"site_file": base / config.site_file, "outbox": outbox})
+    update: dict[str, object] = {"site_file": base / config.site_file, "outbox": outbox}
+    uplink = config.uplink
+    if isinstance(uplink, SparkplugUplinkConfig):
+        update["uplink"] = uplink.model_copy(update=_relative_paths(uplink, base))
+    return config.model_copy(update=update)
+
+
+def _relative_paths(uplink: SparkplugUplinkConfig, base: Path) -> dict[str, Path]:
+    return {
+        name: base / value
+        for name, value in (("ca_file", uplink.ca_file), ("bdseq_path", uplink.bdseq_path))
+        if value is not None
+    }
 
 
 def _describe(path: Path, exc: ValidationError, lines: dict[tuple[str | int, ...], int]) -> str:
     problems = []
     for e in exc.errors():
         loc = tuple(e["loc"])
+        if loc[:1] == ("uplink",) and loc[1:2] in (("nats",), ("sparkplug",)):
+            loc = loc[:1] + loc[2:]  # pydantic names the union member: not a field of the file
         line = line_of(lines, loc)
         where = f"{path}:{line}" if line is not None else str(path)
         message = re.sub(r"^Value error, ", "", e["msg"])

@@ -30,10 +30,11 @@ import numpy as np
 
 from factoryos.bus.codec import BatchDecodeError, decode_batch, encode_batch, index_paths
 from factoryos.connect import build_pollers, run_pollers
-from factoryos.edge.config import GatewayConfig, load_gateway_config
+from factoryos.edge.config import GatewayConfig, SparkplugUplinkConfig, load_gateway_config
 from factoryos.edge.errors import OutboxError, UplinkError
 from factoryos.edge.outbox import Outbox
 from factoryos.edge.uplink_nats import NatsUplink
+from factoryos.edge.uplink_sparkplug import SparkplugUplink
 from factoryos.model.quality import QUALITY_DTYPE, Quality
 from factoryos.model.samples import TAG_ID_DTYPE, TS_DTYPE, SampleBatch
 from factoryos.model.site import SiteFile, load_site
@@ -237,14 +238,9 @@ async def run_gateway(
     site = load_site(config.site_file)
     tag_ids = edge_tag_ids(site)
     pollers = build_pollers(site, tag_ids)
+    uplink, where = build_uplink(config, site, tag_ids)
     outbox = await Outbox.open(
         config.outbox.path, max_bytes=config.outbox.max_bytes, policy=config.outbox.policy
-    )
-    uplink = NatsUplink(
-        config.uplink,
-        gateway=config.gateway,
-        site=site.site.name,
-        path_of={i: p for p, i in tag_ids.items()},
     )
     gateway = Gateway(
         config.gateway,
@@ -257,7 +253,7 @@ async def run_gateway(
     )
     try:
         await gateway.mark_restart_gap(pt.tag_id for p in pollers for pt in p.points)
-        log.info("gateway %s: %d devices, uplink %s", config.gateway, len(pollers), uplink.subject)
+        log.info("gateway %s: %d devices, uplink %s", config.gateway, len(pollers), where)
         tasks = [
             asyncio.create_task(run_pollers(pollers, gateway.publish, stop, clock)),
             asyncio.create_task(gateway.run_sender(stop)),
@@ -271,6 +267,22 @@ async def run_gateway(
         await uplink.close()
         await outbox.close()
     return gateway.stats
+
+
+def build_uplink(
+    config: GatewayConfig, site: SiteFile, tag_ids: Mapping[str, int]
+) -> tuple[Uplink, str]:
+    """The uplink the config names, and where it sends (for the log)."""
+    path_of = {i: p for p, i in tag_ids.items()}
+    c = config.uplink
+    if isinstance(c, SparkplugUplinkConfig):
+        if c.bdseq_path is None:  # next to the outbox: it must survive restarts like it
+            outbox = config.outbox.path
+            c = c.model_copy(update={"bdseq_path": outbox.with_name(outbox.name + ".bdseq")})
+        sparkplug = SparkplugUplink(c, gateway=config.gateway, site=site, path_of=path_of)
+        return sparkplug, sparkplug.address
+    nats = NatsUplink(c, gateway=config.gateway, site=site.site.name, path_of=path_of)
+    return nats, f"{c.url} {nats.subject}"
 
 
 def main(config_path: str) -> None:
