@@ -203,6 +203,15 @@ def serve(
     nats_stream: Annotated[
         str | None, typer.Option(help="Their stream [FACTORYOS_NATS_STREAM].")
     ] = None,
+    sparkplug_broker: Annotated[
+        str | None,
+        typer.Option(
+            help="Ingest Sparkplug B gateways from this broker [FACTORYOS_SPARKPLUG_BROKER]."
+        ),
+    ] = None,
+    sparkplug_group: Annotated[
+        str | None, typer.Option(help="Their group id [FACTORYOS_SPARKPLUG_GROUP].")
+    ] = None,
     uns_broker: UnsBrokerOption = None,
     uns_prefix: Annotated[
         str | None, typer.Option(help="Topic prefix of the UNS [FACTORYOS_UNS_PREFIX].")
@@ -212,6 +221,8 @@ def serve(
     feeds = {
         "nats_url": nats_url,
         "nats_stream": nats_stream,
+        "sparkplug_broker": sparkplug_broker,
+        "sparkplug_group": sparkplug_group,
         "uns_broker": uns_broker,
         "uns_prefix": uns_prefix,
     }

@@ -1,7 +1,8 @@
 """Optional feeds of a running platform beyond its site's drivers.
 
-Inbound: edge gateways forwarding over NATS JetStream. Outbound: every stored tag published
-to its Unified Namespace topic on an MQTT broker. Each is off unless configured.
+Inbound: edge gateways forwarding over NATS JetStream or Sparkplug B. Outbound: every
+stored tag published to its Unified Namespace topic on an MQTT broker. Each is off unless
+configured. Gateways name their tags by UNS path; the platform's site file must hold them.
 """
 
 import asyncio
@@ -11,6 +12,7 @@ from typing import Any
 
 from factoryos.bus.inprocess import InProcessBus
 from factoryos.bus.nats import NatsIngestSource
+from factoryos.bus.sparkplug_ingest import SparkplugIngestSource
 from factoryos.bus.uns import DEFAULT_PREFIX, UnsPublisher, site_paths
 from factoryos.connect.mqtt_client import BrokerSettings
 from factoryos.model import SiteFile
@@ -25,6 +27,8 @@ class Feeds:
 
     nats_url: str | None = None
     nats_stream: str = "FACTORYOS_INGEST"
+    sparkplug_broker: str | None = None
+    sparkplug_group: str | None = None
     uns_broker: str | None = None
     uns_prefix: str = DEFAULT_PREFIX
 
@@ -32,18 +36,25 @@ class Feeds:
         self, bus: InProcessBus, tag_ids: dict[str, int], ingestor: Ingestor
     ) -> dict[str, Task]:
         """Sources that publish onto the bus: stopped with the drivers, before the ingest."""
-        if self.nats_url is None:
-            return {}
-        # Ack a JetStream batch only once it is stored: a crash then redelivers it.
-        source = NatsIngestSource(
-            self.nats_url,
-            self.nats_stream,
-            "platform",
-            bus=bus,
-            tag_ids=tag_ids,
-            after_publish=ingestor.flush,
-        )
-        return {"nats-ingest": source.run}
+        found: dict[str, Task] = {}
+        if self.nats_url is not None:
+            # Ack a JetStream batch only once it is stored: a crash then redelivers it.
+            nats = NatsIngestSource(
+                self.nats_url,
+                self.nats_stream,
+                "platform",
+                bus=bus,
+                tag_ids=tag_ids,
+                after_publish=ingestor.flush,
+            )
+            found["nats-ingest"] = nats.run
+        if self.sparkplug_broker is not None and self.sparkplug_group is not None:
+            broker = BrokerSettings.from_url(self.sparkplug_broker)
+            sparkplug = SparkplugIngestSource(
+                broker, self.sparkplug_group, bus=bus, tag_ids=tag_ids
+            )
+            found["sparkplug-ingest"] = sparkplug.run
+        return found
 
     def consumers(
         self, bus: InProcessBus, site: SiteFile, tag_ids: dict[str, int]

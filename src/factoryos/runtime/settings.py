@@ -23,10 +23,21 @@ class Settings(BaseSettings):
     api_key: str | None = Field(default=None, description="Credential used by `query`.")
     nats_url: str | None = Field(default=None, description="Ingest edge gateways' NATS stream.")
     nats_stream: str = "FACTORYOS_INGEST"
+    sparkplug_broker: str | None = Field(
+        default=None, description="Ingest Sparkplug B gateways from this broker: mqtt://host:1883"
+    )
+    sparkplug_group: str | None = Field(default=None, description="Their Sparkplug group id.")
     uns_broker: str | None = Field(
         default=None, description="Publish every tag to its UNS topic: mqtt://host:1883"
     )
     uns_prefix: str = "factoryos/v1"
 
     def feeds(self) -> Feeds:
-        return Feeds(self.nats_url, self.nats_stream, self.uns_broker, self.uns_prefix)
+        return Feeds(
+            nats_url=self.nats_url,
+            nats_stream=self.nats_stream,
+            sparkplug_broker=self.sparkplug_broker,
+            sparkplug_group=self.sparkplug_group,
+            uns_broker=self.uns_broker,
+            uns_prefix=self.uns_prefix,
+        )
