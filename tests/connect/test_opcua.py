@@ -12,6 +12,7 @@ import pytest_asyncio
 from factoryos.bus.inprocess import InProcessBus
 from factoryos.connect.errors import ConfigError
 from factoryos.connect.opcua import OpcUaDriver, build_opcua_drivers, queue_size
+from factoryos.connect.points import Point
 from factoryos.model.devices import OpcUaDevice
 from factoryos.model.quality import Quality
 from factoryos.model.samples import SampleBatch
@@ -121,7 +122,7 @@ async def test_subscribed_values_follow_the_factory(
 ) -> None:
     factory = server.factory
     refs = [r for r in factory.tag_refs() if r.path.startswith(CNC)]
-    points = [(i, _tag(r.tag.name, r.path)) for i, r in enumerate(refs)]
+    points = [Point(i, _tag(r.tag.name, r.path)) for i, r in enumerate(refs)]
     run = start(OpcUaDriver(device, points), clock=lambda: factory.now_ns)
     initial = await run.received.until(lambda b: len(b) >= len(points), "initial values")
     assert sorted(initial.tag_ids.tolist()) == list(range(len(points)))
@@ -146,8 +147,8 @@ async def test_scale_offset_and_range(
 ) -> None:
     power = server.factory.value(POWER)
     points = [
-        (1, _tag("scaled", POWER, scale=2.0, offset=1.0)),
-        (2, _tag("narrow", POWER, range=[0.0, power / 2])),
+        Point(1, _tag("scaled", POWER, scale=2.0, offset=1.0)),
+        Point(2, _tag("narrow", POWER, range=[0.0, power / 2])),
     ]
     run = start(OpcUaDriver(device, points))
     got = await run.received.until(lambda b: len(b) >= 2, "two samples")
@@ -162,7 +163,7 @@ async def test_the_server_applies_the_deadband(
 ) -> None:
     """The spindle speed wanders by a few rpm a step: a 1e6 rpm deadband lets only the
     initial value through, no deadband lets every change through."""
-    points = [(1, _tag("raw", SPEED)), (2, _tag("damped", SPEED, deadband=1e6))]
+    points = [Point(1, _tag("raw", SPEED)), Point(2, _tag("damped", SPEED, deadband=1e6))]
     run = start(OpcUaDriver(device, points))
     await run.received.until(lambda b: len(b) >= 2, "initial values")
     changes = 0
@@ -185,7 +186,7 @@ async def test_the_server_applies_the_deadband(
 async def test_status_codes_become_quality(
     server: OpcUaFactoryServer, device: OpcUaDevice, start: Callable[..., Running]
 ) -> None:
-    run = start(OpcUaDriver(device, [(1, _tag("power", POWER))]))
+    run = start(OpcUaDriver(device, [Point(1, _tag("power", POWER))]))
     await run.received.until(lambda b: len(b) == 1, "initial value")
     await server.set_status(POWER, 0x40000000)  # Uncertain
     await run.received.until(lambda b: len(b) == 2, "uncertain")
@@ -200,7 +201,7 @@ async def test_status_codes_become_quality(
 async def test_unknown_nodes_are_bad_and_the_rest_flows(
     server: OpcUaFactoryServer, device: OpcUaDevice, start: Callable[..., Running]
 ) -> None:
-    points = [(1, _tag("power", POWER)), (2, _tag("ghost", "demo/nowhere/ghost"))]
+    points = [Point(1, _tag("power", POWER)), Point(2, _tag("ghost", "demo/nowhere/ghost"))]
     run = start(OpcUaDriver(device, points))
     got = await run.received.until(lambda b: len(b) >= 2, "both tags")
     assert got.quality[got.tag_ids == 2].tolist() == [Quality.BAD]
@@ -215,9 +216,9 @@ def test_settings_it_cannot_use_are_config_errors() -> None:
     device = OFFLINE
     bad_id = Tag(name="x", opcua=OpcUaAddress(node_id="ns=2;q=what"))
     with pytest.raises(ConfigError, match="tag x: node_id 'ns=2;q=what'"):
-        OpcUaDriver(device, [(1, bad_id)])
+        OpcUaDriver(device, [Point(1, bad_id)])
     with pytest.raises(ConfigError, match="has no opcua address"):
-        OpcUaDriver(device, [(1, Tag(name="plain"))])
+        OpcUaDriver(device, [Point(1, Tag(name="plain"))])
 
 
 @SHARED
@@ -226,7 +227,7 @@ async def test_an_unset_password_variable_is_named(monkeypatch: pytest.MonkeyPat
     secured = OFFLINE.model_copy(
         update={"username": "op", "password_env": "FACTORYOS_TEST_OPCUA_PW"}
     )
-    driver = OpcUaDriver(secured, [(1, _tag("power", POWER))])
+    driver = OpcUaDriver(secured, [Point(1, _tag("power", POWER))])
     with pytest.raises(ConfigError, match="FACTORYOS_TEST_OPCUA_PW"):
         await driver.run(Received().publish, asyncio.Event())
 

@@ -21,6 +21,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from factoryos.connect.errors import SecurityError
 from factoryos.connect.opcua import OpcUaDriver
 from factoryos.connect.opcua_session import open_client
+from factoryos.connect.points import Point
 from factoryos.model.devices import OpcUaDevice
 from factoryos.model.quality import Quality
 from factoryos.model.samples import SampleBatch
@@ -129,7 +130,7 @@ async def test_a_trusted_client_with_the_right_password_gets_data(
 ) -> None:
     monkeypatch.setenv(PASSWORD_ENV, "s3cret")
     device = _device(secure_server, pki, pki.trusted_client, mode)
-    driver = OpcUaDriver(device, [(1, Tag(name="power", opcua={"node_id": node_id(POWER)}))])
+    driver = OpcUaDriver(device, [Point(1, Tag(name="power", opcua={"node_id": node_id(POWER)}))])
     batches: list[SampleBatch] = []
 
     async def publish(batch: SampleBatch) -> None:
@@ -198,7 +199,7 @@ async def test_the_driver_keeps_retrying_and_reports_bad_when_refused(
     monkeypatch.setenv(PASSWORD_ENV, "guess")
     device = _device(secure_server, pki, pki.trusted_client)
     driver = OpcUaDriver(
-        device, [(1, Tag(name="power", opcua={"node_id": node_id(POWER)}))], max_backoff_s=0.1
+        device, [Point(1, Tag(name="power", opcua={"node_id": node_id(POWER)}))], max_backoff_s=0.1
     )
     batches: list[SampleBatch] = []
 

@@ -13,10 +13,10 @@ from asyncua.client.client import Client
 from asyncua.ua.status_codes import StatusCodes
 from asyncua.ua.uaerrors import UaStatusCodeError
 
-from factoryos.connect.errors import CodecError, ConnectError, WriteError
+from factoryos.connect.errors import BadStatusError, CodecError, ConnectError, WriteError
 from factoryos.connect.opcua import OpcUaDriver
 from factoryos.connect.opcua_samples import to_variant
-from factoryos.connect.opcua_session import BadStatusError
+from factoryos.connect.points import Point
 from factoryos.connect.registry import build_drivers
 from factoryos.model.devices import OpcUaDevice
 from factoryos.model.samples import SampleBatch
@@ -49,10 +49,10 @@ def _tag(name: str, path: str, **fields: object) -> Tag:
 
 
 POINTS = [
-    (SPEED_ID, _tag("speed", SPEED, writable=True, range=[0, 15000])),
-    (TEMP_ID, _tag("temp", TEMP, type="int16", scale=0.1, writable=True)),
-    (POWER_FORCED_ID, _tag("power_forced", POWER, writable=True)),
-    (POWER_ID, _tag("power", POWER)),
+    Point(SPEED_ID, _tag("speed", SPEED, writable=True, range=[0, 15000])),
+    Point(TEMP_ID, _tag("temp", TEMP, type="int16", scale=0.1, writable=True)),
+    Point(POWER_FORCED_ID, _tag("power_forced", POWER, writable=True)),
+    Point(POWER_ID, _tag("power", POWER)),
 ]
 
 
@@ -191,7 +191,7 @@ async def test_the_server_refuses_a_node_that_is_not_writable(
 
 @SHARED
 async def test_an_unknown_node_is_refused_when_its_type_is_read(device: OpcUaDevice) -> None:
-    ghost = OpcUaDriver(device, [(1, _tag("ghost", f"{CNC}/ghost", writable=True))])
+    ghost = OpcUaDriver(device, [Point(1, _tag("ghost", f"{CNC}/ghost", writable=True))])
     async with Subscribed(ghost):
         with pytest.raises(BadStatusError, match=r"read DataType of ghost .* BadNodeIdUnknown"):
             await ghost.write(1, 1.0)

@@ -10,11 +10,15 @@
     ├── DriverTimeout           the device did not answer in time
     ├── ProtocolError           an answer that makes no sense (wrong length, garbled)
     ├── DeviceError             the device answered with a Modbus exception response
+    ├── BadStatusError          the server answered one operation with a bad StatusCode (OPC UA)
     ├── PayloadError            a message payload that cannot be read as samples (MQTT JSON)
     └── WriteError              a write the driver refuses (tag not writable, value out of range)
 
-Library exceptions (pymodbus, OSError) are translated into these at the driver boundary.
+Library exceptions (pymodbus, python-snap7, asyncua, aiomqtt, OSError) are translated into
+these at the driver boundary.
 """
+
+from typing import Protocol
 
 from factoryos.errors import FactoryOSError
 
@@ -77,6 +81,44 @@ class DeviceError(DriverError):
         super().__init__(
             f"device {device}: Modbus exception {exception_code} ({name}) to function "
             f"0x{function_code:02X} reading {table} {address}..{address + count - 1}"
+        )
+
+
+class _Server(Protocol):
+    """What :class:`BadStatusError` names of an OPC UA device."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def endpoint(self) -> str: ...
+
+
+class _StatusCode(Protocol):
+    """What :class:`BadStatusError` reads of an OPC UA StatusCode (``asyncua.ua.StatusCode``)."""
+
+    @property
+    def value(self) -> int: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def doc(self) -> str: ...
+
+
+class BadStatusError(DriverError):
+    """The server answered one operation (e.g. a write) with a bad StatusCode, such as
+    BadUserAccessDenied, BadNotWritable, BadTypeMismatch or BadOutOfRange: the OPC UA
+    counterpart of a Modbus exception response (:class:`DeviceError`)."""
+
+    def __init__(self, device: _Server, doing: str, status: _StatusCode) -> None:
+        self.device = device.name
+        self.status = int(status.value)
+        self.status_name = status.name
+        super().__init__(
+            f"device {device.name} ({device.endpoint}): {doing} refused: "
+            f"{status.name} ({status.doc})"
         )
 
 

@@ -11,40 +11,33 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Mapping, Sequence
+from functools import partial
 
 import numpy as np
-import numpy.typing as npt
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException
 from pymodbus.pdu import ModbusPDU
 
+from factoryos.connect.block_poller import BlockPoller
 from factoryos.connect.codec import Words, decode, encode, to_engineering
 from factoryos.connect.errors import (
-    ConfigError,
     ConnectError,
     DeviceError,
     DriverError,
     DriverTimeout,
     ProtocolError,
-    WriteError,
 )
-from factoryos.connect.modbus_plan import ModbusPoint, ReadBlock, build_plan
+from factoryos.connect.modbus_plan import ReadBlock, ReadPlan, build_plan
+from factoryos.connect.points import Point, device_points
 from factoryos.connect.polling import (
     RECENT_REQUESTS,
-    Clock,
-    Link,
-    PointColumns,
     PollerStats,
-    Publish,
-    RequestLog,
     RequestRecord,
     next_slot,
-    poll_on_schedule,
     raw_for_write,
     run_all,
 )
 from factoryos.model.devices import ModbusTcpDevice
-from factoryos.model.samples import SampleBatch
 from factoryos.model.site import SiteFile
 from factoryos.model.tags import ModbusTable
 
@@ -63,72 +56,20 @@ log = logging.getLogger(__name__)
 _LIBRARY_TIMEOUT_MARGIN_S = 1.0  # pymodbus's own timeout, kept longer than ours
 
 
-class ModbusPoller:
-    """Polls one Modbus TCP device.
+class ModbusPoller(BlockPoller[ModbusTcpDevice, ReadBlock, AsyncModbusTcpClient]):
+    """Polls one Modbus TCP device (see :class:`~factoryos.connect.block_poller.BlockPoller`)."""
 
-    ``poll_once(ts_ns, retry_now=True)`` ignores the reconnect back-off, so a test driving
-    polls in lockstep with a simulated clock can retry a recovered device at once.
-    """
+    buffer_dtype = np.uint16
+    block_errors = (DeviceError, ProtocolError)
 
     def __init__(
-        self, device: ModbusTcpDevice, points: Sequence[ModbusPoint], *, max_backoff_s: float = 30.0
+        self, device: ModbusTcpDevice, points: Sequence[Point], *, max_backoff_s: float = 30.0
     ) -> None:
-        self.device = device
-        self.points = tuple(points)
-        self.plan = build_plan(device, self.points)
-        self.stats = PollerStats()
-        self._link = Link(device.name, device.poll_interval_s, max_backoff_s, log)
-        self._recent = RequestLog()
+        points = tuple(points)
+        plan = build_plan(device, points)
+        super().__init__(device, points, plan, max_backoff_s=max_backoff_s, logger=log)
+        self.plan: ReadPlan = plan
         self._client: AsyncModbusTcpClient | None = None
-        self._failing_blocks: set[int] = set()
-        self._columns = PointColumns([p.tag_id for p in self.points], [p.tag for p in self.points])
-        self._by_id = {p.tag_id: p for p in self.points}
-        self._io = asyncio.Lock()  # polls and writes share one connection
-
-    @property
-    def name(self) -> str:
-        return self.device.name
-
-    def recent(self) -> list[RequestRecord]:
-        """The last requests and their outcomes, oldest first."""
-        return self._recent.records()
-
-    async def poll_once(self, ts_ns: int, *, retry_now: bool = False) -> SampleBatch:
-        """Read every point once; all samples carry ``ts_ns``. Never raises for device
-        trouble: failed points come back BAD with NaN, and the error lands in ``stats``.
-        Blocks read before a device stops answering mid-poll keep their good values.
-        ``retry_now`` reconnects a down device even before its back-off deadline."""
-        self.stats.polls += 1
-        buffer = np.zeros(self.plan.buffer_size, dtype=np.uint16)
-        failed = np.ones(len(self.plan.blocks), dtype=np.bool_)
-        if not self.plan.blocks:
-            return SampleBatch.empty()
-        if self._link.backing_off(retry_now=retry_now):
-            self.stats.tally(None, failed=True)
-            return self._samples(ts_ns, buffer, failed)
-        try:
-            async with self._io:
-                client = await self._connected(ts_ns)
-                error = await self._read_blocks(client, ts_ns, buffer, failed)
-        except (ConnectError, DriverTimeout) as exc:
-            self._go_down(exc)
-            error = exc
-        else:
-            self._link.came_up()
-        self.stats.tally(error, failed=bool(failed.any()))
-        return self._samples(ts_ns, buffer, failed)
-
-    async def run(self, publish: Publish, stop: asyncio.Event, clock: Clock = time.time_ns) -> None:
-        """Poll every ``device.poll_interval_s`` on a fixed schedule until ``stop`` is set,
-        publishing each non-empty batch. A poll that overruns skips the missed slots rather
-        than bursting to catch up. ``publish`` is awaited inline: keep it quick (a bounded
-        queue put). Closes the connection on the way out."""
-        try:
-            await poll_on_schedule(
-                self.poll_once, self.device.poll_interval_s, publish, stop, clock, self.stats
-            )
-        finally:
-            await self.close()
 
     async def write(self, tag_id: int, value: float) -> float:
         """Write the engineering ``value`` to the writable tag stored as ``tag_id``.
@@ -140,10 +81,7 @@ class ModbusPoller:
         :class:`DriverTimeout`, :class:`DeviceError` or :class:`ProtocolError` when the
         device does not take it.
         """
-        point = self._by_id.get(tag_id)
-        if point is None or not point.tag.writable:
-            what = "no tag" if point is None else f"tag {point.tag.name} is not writable; tag"
-            raise WriteError(f"device {self.name}: {what} with id {tag_id}")
+        point = self._writable(tag_id)
         tag, address = point.tag, point.tag.modbus
         assert address is not None  # a Modbus point always has its address
         raw = raw_for_write(tag, value)
@@ -152,7 +90,7 @@ class ModbusPoller:
         block = ReadBlock(address.table, address.address, len(words), 0)
         ts_ns = time.time_ns()
         async with self._io:
-            client = await self._connected(ts_ns)
+            client = await self._connect(ts_ns)
             await self._send_write(client, block, words, ts_ns)
         log.info("device %s: wrote %s to tag %s", self.name, value, tag.name)
         return float(to_engineering(decode(words, tag.type, order), tag.scale, tag.offset)[0])
@@ -169,19 +107,16 @@ class ModbusPoller:
 
     async def close(self) -> None:
         """Close the connection; the next poll connects again."""
-        if self._client is not None:
-            self._client.close()
-            self._client = None
-        self.stats.connected = False
+        await self._drop()
 
     # -- connection -------------------------------------------------------------------
 
-    async def _connected(self, ts_ns: int) -> AsyncModbusTcpClient:
+    async def _connect(self, ts_ns: int) -> AsyncModbusTcpClient:
         if self._client is not None:
             if self._client.connected:
                 return self._client
             # Dropped since the last poll (device restart, idle timeout): reconnect now.
-            await self.close()
+            await self._drop()
         d = self.device
         client = AsyncModbusTcpClient(
             d.host,
@@ -208,38 +143,17 @@ class ModbusPoller:
         self.stats.connected = True
         return client
 
-    def _go_down(self, exc: DriverError) -> None:
+    async def _drop(self) -> None:
         if self._client is not None:
             self._client.close()
             self._client = None
         self.stats.connected = False
-        self._link.went_down(exc)
 
     # -- requests ---------------------------------------------------------------------
 
-    async def _read_blocks(
-        self, client: AsyncModbusTcpClient, ts_ns: int, buffer: Words, failed: npt.NDArray[np.bool_]
-    ) -> DriverError | None:
-        """Fill ``buffer`` block by block; a block the device refuses stays failed and the
-        others go on. Returns the last such error; raises when the device stops answering."""
-        error: DriverError | None = None
-        for i, block in enumerate(self.plan.blocks):
-            try:
-                words = await self._request(client, block, ts_ns)
-            except (DeviceError, ProtocolError) as exc:
-                error = exc
-                if i not in self._failing_blocks:
-                    self._failing_blocks.add(i)
-                    log.warning("%s", exc)
-                continue
-            buffer[block.offset : block.offset + block.count] = words
-            failed[i] = False
-            if i in self._failing_blocks:
-                self._failing_blocks.discard(i)
-                log.info("device %s: %s readable again", self.name, block.describe())
-        return error
-
-    async def _request(self, client: AsyncModbusTcpClient, block: ReadBlock, ts_ns: int) -> Words:
+    async def _read_block(
+        self, client: AsyncModbusTcpClient, block: ReadBlock, ts_ns: int
+    ) -> Words:
         request = f"read {block.describe()}"
         response = await self._exchange(self._call(client, block), block, request, ts_ns)
         return self._words(response, block, request, ts_ns)
@@ -303,14 +217,6 @@ class ModbusPoller:
     def _record(self, ts_ns: int, request: str, outcome: str, started: float) -> None:
         self._recent.record(ts_ns, request, outcome, started)
 
-    # -- samples ----------------------------------------------------------------------
-
-    def _samples(
-        self, ts_ns: int, buffer: Words, failed_blocks: npt.NDArray[np.bool_]
-    ) -> SampleBatch:
-        bad = failed_blocks[self.plan.block_of_point]
-        return self._columns.samples(ts_ns, self.plan.decode(buffer), bad)
-
 
 def build_pollers(
     site: SiteFile, tag_ids: Mapping[str, int], *, max_backoff_s: float = 30.0
@@ -319,27 +225,11 @@ def build_pollers(
 
     ``tag_ids`` maps each tag's Unified Namespace path to its storage id.
     """
-    points: dict[str, list[ModbusPoint]] = {}
-    for ref in site.tags():
-        device = ref.equipment.device
-        if ref.tag.modbus is None or device is None:
-            continue
-        if ref.path not in tag_ids:
-            raise ConfigError(f"tag {ref.path} has a Modbus address but no tag id")
-        points.setdefault(device, []).append(ModbusPoint(tag_ids[ref.path], ref.tag))
     return [
-        ModbusPoller(d, points[d.name], max_backoff_s=max_backoff_s)
-        for d in site.devices
-        if d.protocol == "modbus_tcp" and d.name in points
+        ModbusPoller(d, points, max_backoff_s=max_backoff_s)
+        for d, points in device_points(site, tag_ids, ModbusTcpDevice)
     ]
 
 
-async def run_pollers(
-    pollers: Sequence[ModbusPoller],
-    publish: Publish,
-    stop: asyncio.Event,
-    clock: Clock = time.time_ns,
-) -> None:
-    """Run every poller as its own task until ``stop`` is set; a dead or slow device only
-    ever delays its own poller."""
-    await run_all(pollers, publish, stop, clock, prefix="modbus")
+run_pollers = partial(run_all, prefix="modbus")
+"""Run every poller as its own task until ``stop`` is set (:func:`polling.run_all`)."""

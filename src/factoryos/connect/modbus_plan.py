@@ -1,9 +1,9 @@
 """Read plans: which Modbus requests fetch a device's points, and how to decode them.
 
 Pure: no I/O. Points are grouped by table, sorted by address and coalesced into as few
-requests as the device allows, bridging small gaps (reading a few unused registers is
-cheaper than another round trip). The words of all blocks land in one poll buffer; each
-(type, word order) group decodes its points with one vectorised gather from that buffer.
+requests as the device allows, bridging small gaps (:mod:`factoryos.connect.layout`). The
+words of all blocks land in one poll buffer; each (type, word order) group decodes its
+points with one vectorised gather from that buffer.
 """
 
 from collections.abc import Sequence
@@ -15,8 +15,10 @@ import numpy.typing as npt
 
 from factoryos.connect.codec import Floats, Words, decode
 from factoryos.connect.errors import ConfigError
+from factoryos.connect.layout import gather, lay_out
+from factoryos.connect.points import Point
 from factoryos.model.devices import ModbusTcpDevice
-from factoryos.model.tags import DataType, ModbusTable, Tag, WordOrder
+from factoryos.model.tags import DataType, ModbusTable, WordOrder
 
 MAX_GAP = 8
 """Most unused registers (or bits) read to merge two neighbouring points into one request."""
@@ -27,12 +29,7 @@ MAX_BITS = 2000
 _TABLE_ORDER = (ModbusTable.HOLDING, ModbusTable.INPUT, ModbusTable.COIL, ModbusTable.DISCRETE)
 
 
-@dataclass(frozen=True, slots=True)
-class ModbusPoint:
-    """One tag polled from a device, with the int id it is stored under."""
-
-    tag_id: int
-    tag: Tag
+ModbusPoint = Point  # the name it had before the drivers shared one
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,33 +85,22 @@ class _Span:
 
 
 def build_plan(
-    device: ModbusTcpDevice, points: Sequence[ModbusPoint], *, max_gap: int = MAX_GAP
+    device: ModbusTcpDevice, points: Sequence[Point], *, max_gap: int = MAX_GAP
 ) -> ReadPlan:
     """The read plan for ``points`` on ``device``; raises :class:`ConfigError` for a point
     without a Modbus address or one that does not fit in a single request."""
     spans = [_span(device, i, p) for i, p in enumerate(points)]
-    blocks: list[ReadBlock] = []
-    block_of_point = np.zeros(len(spans), dtype=np.intp)
-    position = np.zeros(len(spans), dtype=np.intp)
     by_table = sorted(spans, key=lambda s: (_TABLE_ORDER.index(s.table), s.start))
-    for table, table_spans in groupby(by_table, key=lambda s: s.table):
-        for members in _coalesce(list(table_spans), _limit(device, table), max_gap):
-            offset = sum(b.count for b in blocks)
-            start = members[0].start
-            count = max(s.end for s in members) - start
-            for s in members:
-                block_of_point[s.point] = len(blocks)
-                position[s.point] = offset + s.start - start
-            blocks.append(ReadBlock(table, start, count, offset))
+    layout = lay_out(by_table, lambda s: s.table, lambda t: _limit(device, t), max_gap)
     return ReadPlan(
-        blocks=tuple(blocks),
-        groups=_groups(spans, position),
-        block_of_point=block_of_point,
-        buffer_size=sum(b.count for b in blocks),
+        blocks=tuple(ReadBlock(e.area, e.start, e.length, e.offset) for e in layout.extents),
+        groups=_groups(spans, layout.position),
+        block_of_point=layout.block_of_point,
+        buffer_size=layout.buffer_size,
     )
 
 
-def _span(device: ModbusTcpDevice, index: int, point: ModbusPoint) -> _Span:
+def _span(device: ModbusTcpDevice, index: int, point: Point) -> _Span:
     tag = point.tag
     if tag.modbus is None:
         raise ConfigError(
@@ -134,20 +120,6 @@ def _limit(device: ModbusTcpDevice, table: ModbusTable) -> int:
     return MAX_BITS if table.is_bit else device.max_block
 
 
-def _coalesce(spans: list[_Span], limit: int, max_gap: int) -> list[list[_Span]]:
-    """Greedy merge of address-sorted spans into blocks of at most ``limit`` words."""
-    blocks: list[list[_Span]] = []
-    start = end = 0
-    for s in spans:
-        if blocks and s.start - end <= max_gap and max(end, s.end) - start <= limit:
-            blocks[-1].append(s)
-            end = max(end, s.end)
-        else:
-            blocks.append([s])
-            start, end = s.start, s.end
-    return blocks
-
-
 def _decode_key(s: _Span) -> tuple[DataType, WordOrder]:
     return s.dtype, s.word_order
 
@@ -156,6 +128,5 @@ def _groups(spans: list[_Span], position: npt.NDArray[np.intp]) -> tuple[DecodeG
     groups = []
     for (dtype, order), members in groupby(sorted(spans, key=_decode_key), key=_decode_key):
         idx = np.array([s.point for s in members], dtype=np.intp)
-        gather = (position[idx][:, None] + np.arange(dtype.words, dtype=np.intp)).reshape(-1)
-        groups.append(DecodeGroup(dtype, order, idx, gather))
+        groups.append(DecodeGroup(dtype, order, idx, gather(position, idx, dtype.words)))
     return tuple(groups)

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import time
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import aiomqtt
@@ -25,30 +25,22 @@ import numpy.typing as npt
 from factoryos.connect.errors import ConfigError, ConnectError, DriverError, PayloadError
 from factoryos.connect.mqtt_client import Backoff, BrokerSettings, connected
 from factoryos.connect.mqtt_payload import Decoded, FieldMap, Reason, decode
+from factoryos.connect.points import Point, device_points
+from factoryos.connect.polling import Clock, PointColumns, Publish
 from factoryos.model.devices import MqttDevice
 from factoryos.model.quality import QUALITY_DTYPE, Quality
-from factoryos.model.samples import TAG_ID_DTYPE, TS_DTYPE, SampleBatch
+from factoryos.model.samples import TS_DTYPE, SampleBatch
 from factoryos.model.site import SiteFile
-from factoryos.model.tags import Tag
 
 log = logging.getLogger(__name__)
 _client_log = logging.getLogger(f"{__name__}.client")
 
-Publish = Callable[[SampleBatch], Awaitable[None]]
-Clock = Callable[[], int]
-
 RECENT_MESSAGES = 20
 MAX_LOGGED_UNKNOWN_TOPICS = 256  # a flood of strange topics must not grow memory
 SUBSCRIBE_CHUNK = 100  # topics per SUBSCRIBE packet
-_NO_QUALITY = 0xFF  # "nothing stored yet": differs from every real quality
 
 
-@dataclass(frozen=True, slots=True)
-class MqttPoint:
-    """One tag read from MQTT, with its storage id; ``tag.mqtt`` must be set."""
-
-    tag_id: int
-    tag: Tag
+MqttPoint = Point  # the name it had before the drivers shared one; ``tag.mqtt`` must be set
 
 
 @dataclass
@@ -83,7 +75,7 @@ class MqttDriver:
     def __init__(
         self,
         device: MqttDevice,
-        points: Sequence[MqttPoint],
+        points: Sequence[Point],
         *,
         window_s: float = 0.05,
         first_backoff_s: float = 0.5,
@@ -110,18 +102,7 @@ class MqttDriver:
         self._ready = asyncio.Event()
         self._down = False
         self._failed_attempts = 0
-        self._columns()
-
-    def _columns(self) -> None:
-        tags = [p.tag for p in self.points]
-        self._tag_ids = np.array([p.tag_id for p in self.points], dtype=TAG_ID_DTYPE)
-        self._scale = np.array([t.scale for t in tags], dtype=np.float64)
-        self._offset = np.array([t.offset for t in tags], dtype=np.float64)
-        self._low = np.array([t.range[0] if t.range else -np.inf for t in tags])
-        self._high = np.array([t.range[1] if t.range else np.inf for t in tags])
-        self._deadband = np.array([-1.0 if t.deadband is None else t.deadband for t in tags])
-        self._last_value = np.full(len(tags), np.nan)
-        self._last_quality = np.full(len(tags), _NO_QUALITY, dtype=QUALITY_DTYPE)
+        self._columns = PointColumns(self.points)
 
     @property
     def name(self) -> str:
@@ -231,19 +212,17 @@ class MqttDriver:
         raw: npt.NDArray[np.float64],
         quality: npt.NDArray[np.uint8],
     ) -> SampleBatch:
+        c = self._columns
         bad = quality == Quality.BAD
         with np.errstate(over="ignore", invalid="ignore"):
-            values = raw * self._scale[points] + self._offset[points]
+            values = raw * c.scale[points] + c.offset[points]
         values[bad] = np.nan
         overflow = ~bad & ~np.isfinite(values)
         if overflow.any():
             self._overflowed(points[overflow], ts[overflow])
-        outside = (values < self._low[points]) | (values > self._high[points])
-        quality = np.maximum(quality, np.where(outside, Quality.UNCERTAIN, Quality.GOOD)).astype(
-            QUALITY_DTYPE
-        )
+        quality = c.grade(values, quality, points)
         keep = ~overflow & self._deadband_keep(points, values, quality)
-        return SampleBatch(self._tag_ids[points[keep]], ts[keep], values[keep], quality[keep])
+        return SampleBatch(c.tag_ids[points[keep]], ts[keep], values[keep], quality[keep])
 
     def _overflowed(self, points: npt.NDArray[np.intp], ts: npt.NDArray[np.int64]) -> None:
         for p, ts_ns in zip(points.tolist(), ts.tolist(), strict=True):
@@ -260,15 +239,16 @@ class MqttDriver:
     ) -> npt.NDArray[np.bool_]:
         """Which samples to store: quality changed, or moved beyond the deadband since the
         last stored value of the tag; remembers the stored ones."""
+        c = self._columns
         keep = np.ones(len(points), dtype=np.bool_)
-        banded = np.flatnonzero(self._deadband[points] >= 0)
+        banded = np.flatnonzero(c.deadband[points] >= 0)
         # In arrival order, one by one: a tag may have several samples in one batch.
         for i in banded.tolist():
             p = points[i]
-            moved = abs(values[i] - self._last_value[p]) > self._deadband[p]
-            keep[i] = bool(moved or quality[i] != self._last_quality[p])
+            moved = abs(values[i] - c.last_value[p]) > c.deadband[p]
+            keep[i] = bool(moved or quality[i] != c.last_quality[p])
             if keep[i]:
-                self._last_value[p], self._last_quality[p] = values[i], quality[i]
+                c.last_value[p], c.last_quality[p] = values[i], quality[i]
         return keep
 
     # -- connection ---------------------------------------------------------------------
@@ -380,7 +360,7 @@ def _refused(code: object) -> bool:
     return bool(is_failure) if is_failure is not None else code == 0x80
 
 
-def _topic_fields(device: str, points: Sequence[MqttPoint]) -> dict[str, list[FieldMap]]:
+def _topic_fields(device: str, points: Sequence[Point]) -> dict[str, list[FieldMap]]:
     fields: dict[str, list[FieldMap]] = {}
     for i, point in enumerate(points):
         address = point.tag.mqtt
@@ -404,28 +384,7 @@ def build_mqtt_drivers(
 
     ``tag_ids`` maps each tag's Unified Namespace path to its storage id.
     """
-    points: dict[str, list[MqttPoint]] = {}
-    for ref in site.tags():
-        device = ref.equipment.device
-        if ref.tag.mqtt is None or device is None:
-            continue
-        if ref.path not in tag_ids:
-            raise ConfigError(f"tag {ref.path} has an MQTT address but no tag id")
-        points.setdefault(device, []).append(MqttPoint(tag_ids[ref.path], ref.tag))
     return [
-        MqttDriver(d, points[d.name], window_s=window_s, max_backoff_s=max_backoff_s)
-        for d in site.devices
-        if isinstance(d, MqttDevice) and d.name in points
+        MqttDriver(d, points, window_s=window_s, max_backoff_s=max_backoff_s)
+        for d, points in device_points(site, tag_ids, MqttDevice)
     ]
-
-
-async def run_mqtt_drivers(
-    drivers: Sequence[MqttDriver],
-    publish: Publish,
-    stop: asyncio.Event,
-    clock: Clock = time.time_ns,
-) -> None:
-    """Run every driver as its own task until ``stop`` is set."""
-    async with asyncio.TaskGroup() as tasks:
-        for driver in drivers:
-            tasks.create_task(driver.run(publish, stop, clock), name=f"mqtt-{driver.name}")

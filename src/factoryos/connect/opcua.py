@@ -21,10 +21,8 @@ import contextlib
 import logging
 import math
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import numpy as np
 from asyncua import ua
@@ -35,6 +33,7 @@ from asyncua.ua.uaerrors._base import UaError
 
 from factoryos.connect.codec import to_engineering
 from factoryos.connect.errors import (
+    BadStatusError,
     CodecError,
     ConfigError,
     ConnectError,
@@ -44,35 +43,34 @@ from factoryos.connect.errors import (
 )
 from factoryos.connect.opcua_samples import Notifications, decode, quality_of, to_variant
 from factoryos.connect.opcua_session import (
-    BadStatusError,
     LostCallback,
     close_client,
     open_client,
     translate,
 )
-from factoryos.connect.polling import raw_for_write
+from factoryos.connect.points import Point, device_points
+from factoryos.connect.polling import (
+    Clock,
+    PointColumns,
+    Publish,
+    RequestLog,
+    RequestRecord,
+    raw_for_write,
+)
 from factoryos.model.devices import OpcUaDevice
 from factoryos.model.quality import QUALITY_DTYPE, Quality
-from factoryos.model.samples import TAG_ID_DTYPE, TS_DTYPE, SampleBatch
+from factoryos.model.samples import TS_DTYPE, SampleBatch
 from factoryos.model.site import SiteFile
 from factoryos.model.tags import Tag
 
 log = logging.getLogger(__name__)
 
-Publish = Callable[[SampleBatch], Awaitable[None]]
-Clock = Callable[[], int]
-
-RECENT_REQUESTS = 20
 KEEPALIVE_S = 5.0  # the server sends an empty publish at least this often
 MAX_QUEUE_SIZE = 100  # most values a monitored item buffers between two publishes
 _NEVER = np.iinfo(np.int64).min
 
 
-class OpcUaPoint(NamedTuple):
-    """A tag to monitor and the storage id its samples carry."""
-
-    tag_id: int
-    tag: Tag
+OpcUaPoint = Point  # the name it had before the drivers shared one
 
 
 @dataclass
@@ -87,16 +85,6 @@ class OpcUaStats:
     bad_items: int = 0  # monitored items the server refused at the last subscribe
     last_error: str | None = None
     connected: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class RequestRecord:
-    """One service call or connection event, for diagnostics."""
-
-    ts_ns: int
-    request: str
-    outcome: str  # "ok" or the error
-    elapsed_s: float
 
 
 def queue_size(sampling_s: float, publishing_s: float) -> int:
@@ -150,7 +138,7 @@ class OpcUaDriver:
     def __init__(
         self,
         device: OpcUaDevice,
-        points: Sequence[tuple[int, Tag]],
+        points: Sequence[Point],
         *,
         max_backoff_s: float = 30.0,
         watchdog_s: float = 1.0,
@@ -159,7 +147,7 @@ class OpcUaDriver:
         if max_backoff_s <= 0 or watchdog_s <= 0 or max_queued < 1:
             raise ConfigError(f"device {device.name}: back-off, watchdog and queue must be > 0")
         self.device = device
-        self.points = tuple(OpcUaPoint(tag_id, tag) for tag_id, tag in points)
+        self.points = tuple(points)
         self.stats = OpcUaStats()
         self._max_backoff_s = max_backoff_s
         self._watchdog_s = watchdog_s
@@ -170,8 +158,10 @@ class OpcUaDriver:
             _item_request(i + 1, nid, p.tag, device)
             for i, (nid, p) in enumerate(zip(node_ids, self.points, strict=True))
         ]
-        self._columns()
-        self._recent: deque[RequestRecord] = deque(maxlen=RECENT_REQUESTS)
+        self._columns = PointColumns(self.points)
+        self._last_ts = np.full(len(self.points), _NEVER, dtype=TS_DTYPE)
+        self._floor = np.full(len(self.points), _NEVER, dtype=TS_DTYPE)  # the last loss, per tag
+        self._recent = RequestLog()
         self._queue: asyncio.Queue[Notifications] = asyncio.Queue(maxsize=max_queued)
         self._wakeup = asyncio.Event()
         self._client: Client | None = None
@@ -183,23 +173,13 @@ class OpcUaDriver:
         self._failing: set[int] = set()
         self._clock: Clock = time.time_ns
 
-    def _columns(self) -> None:
-        tags = [p.tag for p in self.points]
-        self._tag_ids = np.array([p.tag_id for p in self.points], dtype=TAG_ID_DTYPE)
-        self._scale = np.array([t.scale for t in tags], dtype=np.float64)
-        self._offset = np.array([t.offset for t in tags], dtype=np.float64)
-        self._low = np.array([t.range[0] if t.range else -np.inf for t in tags])
-        self._high = np.array([t.range[1] if t.range else np.inf for t in tags])
-        self._last_ts = np.full(len(tags), _NEVER, dtype=TS_DTYPE)
-        self._floor = np.full(len(tags), _NEVER, dtype=TS_DTYPE)  # the last loss, per tag
-
     @property
     def name(self) -> str:
         return self.device.name
 
     def recent(self) -> list[RequestRecord]:
         """The last service calls and connection events, oldest first."""
-        return list(self._recent)
+        return self._recent.records()
 
     # -- running ----------------------------------------------------------------------
 
@@ -499,7 +479,10 @@ class OpcUaDriver:
         self._last_ts = ts.copy()
         n = len(self.points)
         batch = SampleBatch(
-            self._tag_ids.copy(), ts, np.full(n, np.nan), np.full(n, Quality.BAD, QUALITY_DTYPE)
+            self._columns.tag_ids.copy(),
+            ts,
+            np.full(n, np.nan),
+            np.full(n, Quality.BAD, QUALITY_DTYPE),
         )
         if n:
             await publish(batch)
@@ -518,18 +501,18 @@ class OpcUaDriver:
             notes = Notifications(
                 idx + 1, notes.ts[known], notes.values[known], notes.status[known]
             )
+        c = self._columns
         quality = quality_of(notes.status)
-        values = notes.values * self._scale[idx] + self._offset[idx]
+        values = notes.values * c.scale[idx] + c.offset[idx]
         quality[np.isnan(values)] = Quality.BAD  # no number (a string, an array): unreadable
         values[quality == Quality.BAD] = np.nan
-        outside = (values < self._low[idx]) | (values > self._high[idx])
-        quality[(quality == Quality.GOOD) & outside] = Quality.UNCERTAIN
+        quality = c.grade(values, quality, idx)
         ts = np.maximum(notes.ts, self._floor[idx] + 1)
         np.maximum.at(self._last_ts, idx, ts)
-        return SampleBatch(self._tag_ids[idx], ts, values, quality)
+        return SampleBatch(c.tag_ids[idx], ts, values, quality)
 
     def _record(self, ts_ns: int, request: str, outcome: str, started: float) -> None:
-        self._recent.append(RequestRecord(ts_ns, request, outcome, time.monotonic() - started))
+        self._recent.record(ts_ns, request, outcome, started)
 
 
 def build_opcua_drivers(
@@ -543,16 +526,7 @@ def build_opcua_drivers(
 
     ``tag_ids`` maps each tag's Unified Namespace path to its storage id.
     """
-    points: dict[str, list[OpcUaPoint]] = {}
-    for ref in site.tags():
-        device = ref.equipment.device
-        if ref.tag.opcua is None or device is None:
-            continue
-        if ref.path not in tag_ids:
-            raise ConfigError(f"tag {ref.path} has an OPC UA address but no tag id")
-        points.setdefault(device, []).append(OpcUaPoint(tag_ids[ref.path], ref.tag))
     return [
-        OpcUaDriver(d, points[d.name], max_backoff_s=max_backoff_s, watchdog_s=watchdog_s)
-        for d in site.devices
-        if isinstance(d, OpcUaDevice) and d.name in points
+        OpcUaDriver(d, points, max_backoff_s=max_backoff_s, watchdog_s=watchdog_s)
+        for d, points in device_points(site, tag_ids, OpcUaDevice)
     ]

@@ -4,7 +4,8 @@ Every asyncua or socket exception on the way is translated into a
 :class:`~factoryos.connect.errors.DriverError` that names the endpoint: refused
 certificates, users and passwords become :class:`SecurityError`, files and variables the
 settings point at that are missing become :class:`ConfigError`. A bad StatusCode the
-server answers for one operation (a write it refuses) is a :class:`BadStatusError`.
+server answers for one operation (a write it refuses) is a
+:class:`~factoryos.connect.errors.BadStatusError`.
 """
 
 import asyncio
@@ -24,6 +25,7 @@ from asyncua.ua.uaerrors._base import UaError, UaStatusCodeError
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from factoryos.connect.errors import BadStatusError as BadStatusError  # its former home
 from factoryos.connect.errors import (
     ConfigError,
     ConnectError,
@@ -56,21 +58,6 @@ _SECURITY_CODES = {
     StatusCodes.BadIdentityTokenInvalid,
     StatusCodes.BadIdentityTokenRejected,
 }
-
-
-class BadStatusError(DriverError):
-    """The server answered one operation (e.g. a write) with a bad StatusCode, such as
-    BadUserAccessDenied, BadNotWritable, BadTypeMismatch or BadOutOfRange: the OPC UA
-    counterpart of a Modbus exception response (:class:`DeviceError`)."""
-
-    def __init__(self, device: OpcUaDevice, doing: str, status: ua.StatusCode) -> None:
-        self.device = device.name
-        self.status = int(status.value)
-        self.status_name = status.name
-        super().__init__(
-            f"device {device.name} ({device.endpoint}): {doing} refused: "
-            f"{status.name} ({status.doc})"
-        )
 
 
 def password_of(device: OpcUaDevice) -> str | None:

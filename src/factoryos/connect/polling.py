@@ -23,6 +23,7 @@ import numpy.typing as npt
 
 from factoryos.connect.codec import Floats, to_engineering, to_raw
 from factoryos.connect.errors import ConfigError, DriverError, WriteError
+from factoryos.connect.points import Point
 from factoryos.model.quality import QUALITY_DTYPE, Quality
 from factoryos.model.samples import TAG_ID_DTYPE, TS_DTYPE, SampleBatch
 from factoryos.model.tags import DataType, Tag
@@ -131,28 +132,40 @@ class Link:
 
 
 class PointColumns:
-    """Per-point scaling, range and deadband as columns, and the deadband's memory."""
+    """Per-point storage id, scaling, range and deadband as columns, and the deadband's
+    memory (the last stored value and quality of each point)."""
 
-    def __init__(self, tag_ids: Sequence[int], tags: Sequence[Tag]) -> None:
-        self.tag_ids = np.array(tag_ids, dtype=TAG_ID_DTYPE)
+    def __init__(self, points: Sequence[Point]) -> None:
+        tags = [p.tag for p in points]
+        self.tag_ids = np.array([p.tag_id for p in points], dtype=TAG_ID_DTYPE)
         self.scale = np.array([t.scale for t in tags], dtype=np.float64)
         self.offset = np.array([t.offset for t in tags], dtype=np.float64)
-        self._low = np.array([t.range[0] if t.range else -np.inf for t in tags])
-        self._high = np.array([t.range[1] if t.range else np.inf for t in tags])
-        # A negative deadband means "store every poll".
-        self._deadband = np.array([-1.0 if t.deadband is None else t.deadband for t in tags])
-        self._last_value = np.full(len(tags), np.nan)
-        self._last_quality = np.full(len(tags), _NO_QUALITY, dtype=QUALITY_DTYPE)
+        self.low = np.array([t.range[0] if t.range else -np.inf for t in tags])
+        self.high = np.array([t.range[1] if t.range else np.inf for t in tags])
+        # A negative deadband means "store every sample".
+        self.deadband = np.array([-1.0 if t.deadband is None else t.deadband for t in tags])
+        self.last_value = np.full(len(tags), np.nan)
+        self.last_quality = np.full(len(tags), _NO_QUALITY, dtype=QUALITY_DTYPE)
+
+    def grade(
+        self,
+        values: npt.NDArray[np.float64],
+        quality: npt.NDArray[np.uint8],
+        points: npt.NDArray[np.intp] | slice = slice(None),
+    ) -> npt.NDArray[np.uint8]:
+        """``quality`` of samples of ``points`` with the GOOD ones outside their tag's
+        range made UNCERTAIN."""
+        outside = (values < self.low[points]) | (values > self.high[points])
+        return np.where((quality == Quality.GOOD) & outside, Quality.UNCERTAIN, quality).astype(
+            QUALITY_DTYPE
+        )
 
     def samples(self, ts_ns: int, raw: Floats, bad: npt.NDArray[np.bool_]) -> SampleBatch:
         """The samples to publish for one poll of raw values (``bad`` marks failed reads)."""
         values = to_engineering(raw, self.scale, self.offset)
         bad = bad | ~np.isfinite(values)  # a NaN or inf float from the device is no measurement
         values[bad] = np.nan
-        outside = (values < self._low) | (values > self._high)
-        quality = np.where(
-            bad, Quality.BAD, np.where(outside, Quality.UNCERTAIN, Quality.GOOD)
-        ).astype(QUALITY_DTYPE)
+        quality = self.grade(values, np.where(bad, Quality.BAD, Quality.GOOD).astype(QUALITY_DTYPE))
         keep = self._deadband_keep(values, quality)
         return SampleBatch(
             self.tag_ids[keep],
@@ -166,12 +179,12 @@ class PointColumns:
     ) -> npt.NDArray[np.bool_]:
         """Which samples to store: quality changed, or moved beyond the deadband since the
         last stored value; remembers the stored ones."""
-        moved = np.abs(values - self._last_value) > self._deadband
+        moved = np.abs(values - self.last_value) > self.deadband
         keep = np.asarray(
-            (quality != self._last_quality) | moved | (self._deadband < 0), dtype=np.bool_
+            (quality != self.last_quality) | moved | (self.deadband < 0), dtype=np.bool_
         )
-        self._last_value[keep] = values[keep]
-        self._last_quality[keep] = quality[keep]
+        self.last_value[keep] = values[keep]
+        self.last_quality[keep] = quality[keep]
         return keep
 
 
@@ -225,8 +238,9 @@ async def run_all(
     *,
     prefix: str = "driver",
 ) -> None:
-    """Run every driver as its own task until ``stop`` is set; a dead or slow device only
-    ever delays its own driver."""
+    """Run every driver (poller or subscriber, of any protocol) as its own task named
+    ``<prefix>-<driver name>`` until ``stop`` is set; a dead or slow device only ever
+    delays its own driver."""
     async with asyncio.TaskGroup() as tasks:
         for driver in drivers:
             tasks.create_task(driver.run(publish, stop, clock), name=f"{prefix}-{driver.name}")

@@ -17,7 +17,6 @@ from collections.abc import Coroutine, Mapping, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
-import numpy.typing as npt
 from snap7.async_client import AsyncClient
 from snap7.error import (
     S7ConnectionError,
@@ -28,30 +27,16 @@ from snap7.error import (
 )
 from snap7.type import Area
 
+from factoryos.connect.block_poller import BlockPoller
 from factoryos.connect.codec import to_engineering
-from factoryos.connect.errors import (
-    ConfigError,
-    ConnectError,
-    DriverError,
-    DriverTimeout,
-    ProtocolError,
-    WriteError,
-)
-from factoryos.connect.polling import (
-    Clock,
-    Link,
-    PointColumns,
-    PollerStats,
-    Publish,
-    RequestLog,
-    RequestRecord,
-    poll_on_schedule,
-    raw_for_write,
-)
+from factoryos.connect.errors import ConnectError, DriverError, DriverTimeout, ProtocolError
+from factoryos.connect.points import Point, device_points
+from factoryos.connect.polling import raw_for_write
 from factoryos.connect.s7_plan import (
     PDU_SIZE,
     Bytes,
-    S7Point,
+    S7ReadBlock,
+    S7ReadPlan,
     build_s7_plan,
     decode_bytes,
     describe,
@@ -59,7 +44,6 @@ from factoryos.connect.s7_plan import (
     set_bit,
 )
 from factoryos.model.devices import S7Device
-from factoryos.model.samples import SampleBatch
 from factoryos.model.site import SiteFile
 from factoryos.model.tags import DataType, S7Area
 
@@ -70,79 +54,30 @@ T = TypeVar("T")
 _AREA = {S7Area.DB: Area.DB, S7Area.M: Area.MK, S7Area.I: Area.PE, S7Area.Q: Area.PA}
 
 
-class S7Poller:
-    """Polls one S7 PLC (S7-300/400/1200/1500, LOGO!, or snap7's server).
+class S7Poller(BlockPoller[S7Device, S7ReadBlock, AsyncClient]):
+    """Polls one S7 PLC (S7-300/400/1200/1500, LOGO!, or snap7's server); see
+    :class:`~factoryos.connect.block_poller.BlockPoller`.
 
-    ``poll_once(ts_ns, retry_now=True)`` ignores the reconnect back-off, so a test driving
-    polls in lockstep with a simulated clock can retry a recovered PLC at once. Reads are
-    planned for a ``pdu_size`` PDU (240 bytes, which every S7 CPU accepts).
+    Reads are planned for a ``pdu_size`` PDU (240 bytes, which every S7 CPU accepts).
     """
+
+    buffer_dtype = np.uint8
+    block_errors = (ProtocolError,)
 
     def __init__(
         self,
         device: S7Device,
-        points: Sequence[S7Point],
+        points: Sequence[Point],
         *,
         max_backoff_s: float = 30.0,
         pdu_size: int = PDU_SIZE,
     ) -> None:
-        self.device = device
-        self.points = tuple(points)
-        self.plan = build_s7_plan(device, self.points, pdu_size=pdu_size)
-        self.stats = PollerStats()
-        self._link = Link(device.name, device.poll_interval_s, max_backoff_s, log)
-        self._recent = RequestLog()
-        self._columns = PointColumns([p.tag_id for p in self.points], [p.tag for p in self.points])
-        self._by_id = {p.tag_id: p for p in self.points}
+        points = tuple(points)
+        plan = build_s7_plan(device, points, pdu_size=pdu_size)
+        super().__init__(device, points, plan, max_backoff_s=max_backoff_s, logger=log)
+        self.plan: S7ReadPlan = plan
         # One client for the poller's life: snap7 logs each new one, and reconnects reuse it.
         self._client = AsyncClient()
-        self._io = asyncio.Lock()  # a poll and a write never interleave on the connection
-        self._failing_blocks: set[int] = set()
-
-    @property
-    def name(self) -> str:
-        return self.device.name
-
-    def recent(self) -> list[RequestRecord]:
-        """The last requests and their outcomes, oldest first."""
-        return self._recent.records()
-
-    async def poll_once(self, ts_ns: int, *, retry_now: bool = False) -> SampleBatch:
-        """Read every point once; all samples carry ``ts_ns``. Never raises for PLC
-        trouble: failed points come back BAD with NaN, and the error lands in ``stats``.
-        Blocks read before a PLC stops answering mid-poll keep their good values.
-        ``retry_now`` reconnects a down PLC even before its back-off deadline."""
-        self.stats.polls += 1
-        buffer = np.zeros(self.plan.buffer_size, dtype=np.uint8)
-        failed = np.ones(len(self.plan.blocks), dtype=np.bool_)
-        if not self.plan.blocks:
-            return SampleBatch.empty()
-        if self._link.backing_off(retry_now=retry_now):
-            self.stats.tally(None, failed=True)
-            return self._samples(ts_ns, buffer, failed)
-        async with self._io:
-            try:
-                await self._connected(ts_ns)
-                error = await self._read_blocks(ts_ns, buffer, failed)
-            except (ConnectError, DriverTimeout) as exc:
-                await self._drop()
-                self._link.went_down(exc)
-                error = exc
-            else:
-                self._link.came_up()
-        self.stats.tally(error, failed=bool(failed.any()))
-        return self._samples(ts_ns, buffer, failed)
-
-    async def run(self, publish: Publish, stop: asyncio.Event, clock: Clock = time.time_ns) -> None:
-        """Poll every ``device.poll_interval_s`` on a fixed schedule until ``stop`` is set,
-        publishing each non-empty batch (see :func:`~factoryos.connect.polling.poll_on_schedule`).
-        Closes the connection on the way out."""
-        try:
-            await poll_on_schedule(
-                self.poll_once, self.device.poll_interval_s, publish, stop, clock, self.stats
-            )
-        finally:
-            await self.close()
 
     async def close(self) -> None:
         """Close the connection; the next poll or write connects again."""
@@ -161,14 +96,15 @@ class S7Poller:
         bits of that byte in between.
         """
         point = self._writable(tag_id)
-        tag, a = point.tag, point.address
+        tag, a = point.tag, point.tag.s7
+        assert a is not None  # an S7 point always has its address (checked by the plan)
         raw = raw_for_write(tag, value)
         is_bit = tag.type == DataType.BOOL
         data = b"" if is_bit else encode_bytes([raw], tag.type).tobytes()  # CodecError here
         ts_ns = time.time_ns()
         async with self._io:
             try:
-                await self._connected(ts_ns)
+                await self._connect(ts_ns)
                 if is_bit:
                     current = await self._read(ts_ns, a.area, a.db, a.offset, 1)
                     data = bytes([set_bit(int(current[0]), a.bit or 0, raw == 1.0)])
@@ -180,20 +116,12 @@ class S7Poller:
         held = np.array([raw]) if is_bit else decode_bytes(np.frombuffer(data, np.uint8), tag.type)
         return float(to_engineering(held, tag.scale, tag.offset)[0])
 
-    def _writable(self, tag_id: int) -> S7Point:
-        point = self._by_id.get(tag_id)
-        if point is None:
-            raise WriteError(f"device {self.name}: no tag with id {tag_id}")
-        if not point.tag.writable:
-            raise WriteError(f"device {self.name}: tag {point.tag.name} is not writable")
-        return point
-
     # -- connection -------------------------------------------------------------------
 
-    async def _connected(self, ts_ns: int) -> None:
+    async def _connect(self, ts_ns: int) -> AsyncClient:
         client = self._client
         if client.get_connected():
-            return
+            return client
         # Never connected, or dropped since the last poll (PLC restart): connect now.
         await self._drop()
         d = self.device
@@ -208,7 +136,7 @@ class S7Poller:
         else:
             self._recent.record(ts_ns, request, "ok", started)
             self.stats.connected = True
-            return
+            return client
         await self._drop()
         error = ConnectError(f"cannot connect to {d.address} ({reason})")
         self._recent.record(ts_ns, request, str(error), started)
@@ -222,27 +150,8 @@ class S7Poller:
 
     # -- requests ---------------------------------------------------------------------
 
-    async def _read_blocks(
-        self, ts_ns: int, buffer: Bytes, failed: npt.NDArray[np.bool_]
-    ) -> DriverError | None:
-        """Fill ``buffer`` block by block; a block the PLC refuses stays failed and the
-        others go on. Returns the last such error; raises when the PLC stops answering."""
-        error: DriverError | None = None
-        for i, block in enumerate(self.plan.blocks):
-            try:
-                data = await self._read(ts_ns, block.area, block.db, block.start, block.size)
-            except ProtocolError as exc:
-                error = exc
-                if i not in self._failing_blocks:
-                    self._failing_blocks.add(i)
-                    log.warning("%s", exc)
-                continue
-            buffer[block.offset : block.offset + block.size] = data
-            failed[i] = False
-            if i in self._failing_blocks:
-                self._failing_blocks.discard(i)
-                log.info("device %s: %s readable again", self.name, block.describe())
-        return error
+    async def _read_block(self, client: AsyncClient, block: S7ReadBlock, ts_ns: int) -> Bytes:
+        return await self._read(ts_ns, block.area, block.db, block.start, block.size)
 
     async def _read(self, ts_ns: int, area: S7Area, db: int, start: int, size: int) -> Bytes:
         request = f"read {describe(area, db, start, size)}"
@@ -281,14 +190,6 @@ class S7Poller:
         self._recent.record(ts_ns, request, str(error), started)
         raise error from cause
 
-    # -- samples ----------------------------------------------------------------------
-
-    def _samples(
-        self, ts_ns: int, buffer: Bytes, failed_blocks: npt.NDArray[np.bool_]
-    ) -> SampleBatch:
-        bad = failed_blocks[self.plan.block_of_point]
-        return self._columns.samples(ts_ns, self.plan.decode(buffer), bad)
-
 
 def build_s7_drivers(
     site: SiteFile, tag_ids: Mapping[str, int], *, max_backoff_s: float = 30.0
@@ -297,16 +198,7 @@ def build_s7_drivers(
 
     ``tag_ids`` maps each tag's Unified Namespace path to its storage id.
     """
-    points: dict[str, list[S7Point]] = {}
-    for ref in site.tags():
-        device = ref.equipment.device
-        if ref.tag.s7 is None or device is None:
-            continue
-        if ref.path not in tag_ids:
-            raise ConfigError(f"tag {ref.path} has an S7 address but no tag id")
-        points.setdefault(device, []).append(S7Point(tag_ids[ref.path], ref.tag))
     return [
-        S7Poller(d, points[d.name], max_backoff_s=max_backoff_s)
-        for d in site.devices
-        if isinstance(d, S7Device) and d.name in points
+        S7Poller(d, points, max_backoff_s=max_backoff_s)
+        for d, points in device_points(site, tag_ids, S7Device)
     ]

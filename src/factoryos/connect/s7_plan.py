@@ -1,7 +1,8 @@
 """S7 read plans: which area reads fetch a PLC's points, and how to decode their bytes.
 
 Pure: no I/O. Points are grouped by memory area (a data block, or M, I, Q), sorted by byte
-offset and coalesced into as few reads as the PDU allows, bridging small gaps. The bytes of
+offset and coalesced into as few reads as the PDU allows, bridging small gaps
+(:mod:`factoryos.connect.layout`). The bytes of
 all blocks land in one poll buffer. S7 is big-endian, so the bytes of a value are exactly
 the big-word-order Modbus registers :mod:`factoryos.connect.codec` already decodes: each
 type decodes all its points with one vectorised gather from the buffer.
@@ -19,8 +20,10 @@ import numpy.typing as npt
 
 from factoryos.connect.codec import Floats, decode, encode
 from factoryos.connect.errors import ConfigError
+from factoryos.connect.layout import gather, lay_out
+from factoryos.connect.points import Point
 from factoryos.model.devices import S7Device
-from factoryos.model.tags import DataType, S7Address, S7Area, Tag, WordOrder
+from factoryos.model.tags import DataType, S7Area, WordOrder
 
 Bytes = npt.NDArray[np.uint8]
 
@@ -47,18 +50,7 @@ def describe(area: S7Area, db: int, start: int, size: int) -> str:
     return f"{where} bytes {start}..{start + size - 1}"
 
 
-@dataclass(frozen=True, slots=True)
-class S7Point:
-    """One tag polled from a PLC, with the int id it is stored under."""
-
-    tag_id: int
-    tag: Tag
-
-    @property
-    def address(self) -> S7Address:
-        if self.tag.s7 is None:
-            raise ConfigError(f"tag {self.tag.name!r} (id {self.tag_id}) has no S7 address")
-        return self.tag.s7
+S7Point = Point  # the name it had before the drivers shared one
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +143,7 @@ def max_block(pdu_size: int = PDU_SIZE) -> int:
 
 def build_s7_plan(
     device: S7Device,
-    points: Sequence[S7Point],
+    points: Sequence[Point],
     *,
     pdu_size: int = PDU_SIZE,
     max_gap: int = MAX_GAP,
@@ -160,28 +152,17 @@ def build_s7_plan(
     without an S7 address."""
     limit = max_block(pdu_size)
     spans = [_span(device, i, p) for i, p in enumerate(points)]
-    blocks: list[S7ReadBlock] = []
-    block_of_point = np.zeros(len(spans), dtype=np.intp)
-    position = np.zeros(len(spans), dtype=np.intp)
     by_area = sorted(spans, key=lambda s: (_AREA_ORDER.index(s.area), s.db, s.start))
-    for (area, db), area_spans in groupby(by_area, key=lambda s: (s.area, s.db)):
-        for members in _coalesce(list(area_spans), limit, max_gap):
-            offset = sum(b.size for b in blocks)
-            start = members[0].start
-            size = max(s.end for s in members) - start
-            for s in members:
-                block_of_point[s.point] = len(blocks)
-                position[s.point] = offset + s.start - start
-            blocks.append(S7ReadBlock(area, db, start, size, offset))
+    layout = lay_out(by_area, lambda s: (s.area, s.db), lambda _: limit, max_gap)
     return S7ReadPlan(
-        blocks=tuple(blocks),
-        groups=_groups(spans, position),
-        block_of_point=block_of_point,
-        buffer_size=sum(b.size for b in blocks),
+        blocks=tuple(S7ReadBlock(*e.area, e.start, e.length, e.offset) for e in layout.extents),
+        groups=_groups(spans, layout.position),
+        block_of_point=layout.block_of_point,
+        buffer_size=layout.buffer_size,
     )
 
 
-def _span(device: S7Device, index: int, point: S7Point) -> _Span:
+def _span(device: S7Device, index: int, point: Point) -> _Span:
     tag = point.tag
     if tag.s7 is None:
         raise ConfigError(
@@ -198,27 +179,11 @@ def _span(device: S7Device, index: int, point: S7Point) -> _Span:
     return _Span(index, a.area, db, a.offset, size_of(tag.type), tag.type, a.bit or 0)
 
 
-def _coalesce(spans: list[_Span], limit: int, max_gap: int) -> list[list[_Span]]:
-    """Greedy merge of offset-sorted spans into blocks of at most ``limit`` bytes."""
-    blocks: list[list[_Span]] = []
-    start = end = 0
-    for s in spans:
-        if blocks and s.start - end <= max_gap and max(end, s.end) - start <= limit:
-            blocks[-1].append(s)
-            end = max(end, s.end)
-        else:
-            blocks.append([s])
-            start, end = s.start, s.end
-    return blocks
-
-
 def _groups(spans: list[_Span], position: npt.NDArray[np.intp]) -> tuple[S7DecodeGroup, ...]:
     groups = []
     for dtype, members in groupby(sorted(spans, key=lambda s: s.dtype), key=lambda s: s.dtype):
         group = list(members)
         idx = np.array([s.point for s in group], dtype=np.intp)
-        width = size_of(dtype)
-        gather = (position[idx][:, None] + np.arange(width, dtype=np.intp)).reshape(-1)
         bits = np.array([s.bit for s in group] if dtype == DataType.BOOL else [], dtype=np.uint8)
-        groups.append(S7DecodeGroup(dtype, idx, gather, bits))
+        groups.append(S7DecodeGroup(dtype, idx, gather(position, idx, size_of(dtype)), bits))
     return tuple(groups)

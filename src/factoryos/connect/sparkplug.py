@@ -22,12 +22,15 @@ import ssl
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import aiomqtt
 
 from factoryos.connect.errors import ConfigError, ConnectError
+from factoryos.connect.mqtt_client import Backoff
+from factoryos.connect.points import Point, device_points
+from factoryos.connect.polling import Clock, Publish
 from factoryos.connect.sparkplug_b import (
     MessageType,
     NodeSession,
@@ -39,14 +42,9 @@ from factoryos.connect.sparkplug_b import (
     state_topic,
 )
 from factoryos.model.devices import SparkplugDevice
-from factoryos.model.samples import SampleBatch
 from factoryos.model.site import SiteFile
-from factoryos.model.tags import Tag
 
 log = logging.getLogger(__name__)
-
-Publish = Callable[[SampleBatch], Awaitable[None]]
-Clock = Callable[[], int]
 
 RECENT_MESSAGES = 20
 INCOMING_QUEUE = 10_000  # messages; when full aiomqtt drops new ones, seen here as a seq gap
@@ -55,11 +53,8 @@ _FIRST_BACKOFF_S = 0.5
 
 
 @dataclass(frozen=True, slots=True)
-class SparkplugPoint:
+class SparkplugPoint(Point):
     """A tag read from a Sparkplug B metric (``tag.sparkplug.metric``)."""
-
-    tag_id: int
-    tag: Tag
 
     def spec(self) -> PointSpec:
         if self.tag.sparkplug is None:
@@ -87,7 +82,7 @@ class SparkplugHostDriver:
     def __init__(
         self,
         device: SparkplugDevice,
-        points: Sequence[SparkplugPoint],
+        points: Sequence[Point],
         *,
         max_backoff_s: float = 30.0,
         rebirth_interval_s: float = 5.0,
@@ -98,7 +93,7 @@ class SparkplugHostDriver:
                 "rebirth_interval_s > 0"
             )
         self.device = device
-        self.points = tuple(points)
+        self.points = tuple(SparkplugPoint(p.tag_id, p.tag) for p in points)
         self.stats = SparkplugStats()
         self.session = NodeSession(
             device.group_id,
@@ -108,7 +103,7 @@ class SparkplugHostDriver:
             self.stats,
         )
         self._password = _password(device)
-        self._max_backoff_s = max_backoff_s
+        self._backoff = Backoff(_FIRST_BACKOFF_S, max_backoff_s)
         self._rebirth_interval_s = rebirth_interval_s
         self._rebirth_asked_at: float | None = None  # monotonic; None: no request outstanding
         self._births_seen = 0
@@ -127,17 +122,16 @@ class SparkplugHostDriver:
         """Hold a broker session until ``stop`` is set, publishing one batch per payload that
         carries samples. A lost broker gives one BAD batch, then reconnects with capped
         exponential back-off. On stop, publishes STATE offline and disconnects cleanly."""
-        backoff = 0.0
+        self._backoff.reset()
         try:
             while not stop.is_set():
                 try:
                     await self._connection(publish, stop, clock)
-                    backoff = 0.0
+                    self._backoff.reset()
                 except ConnectError as exc:
                     await self._go_down(exc, publish, clock)
-                    backoff = min(max(2 * backoff, _FIRST_BACKOFF_S), self._max_backoff_s)
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), backoff)
+                        await asyncio.wait_for(stop.wait(), self._backoff.failed())
         finally:
             await self.close()
 
@@ -307,30 +301,9 @@ def build_sparkplug_drivers(
 ) -> list[SparkplugHostDriver]:
     """One host driver per Sparkplug B device serving at least one tag with a ``sparkplug``
     address. ``tag_ids`` maps each tag's Unified Namespace path to its storage id."""
-    points: dict[str, list[SparkplugPoint]] = {}
-    for ref in site.tags():
-        device = ref.equipment.device
-        if ref.tag.sparkplug is None or device is None:
-            continue
-        if ref.path not in tag_ids:
-            raise ConfigError(f"tag {ref.path} has a Sparkplug address but no tag id")
-        points.setdefault(device, []).append(SparkplugPoint(tag_ids[ref.path], ref.tag))
     return [
         SparkplugHostDriver(
-            d, points[d.name], max_backoff_s=max_backoff_s, rebirth_interval_s=rebirth_interval_s
+            d, points, max_backoff_s=max_backoff_s, rebirth_interval_s=rebirth_interval_s
         )
-        for d in site.devices
-        if isinstance(d, SparkplugDevice) and d.name in points
+        for d, points in device_points(site, tag_ids, SparkplugDevice)
     ]
-
-
-async def run_sparkplug_drivers(
-    drivers: Sequence[SparkplugHostDriver],
-    publish: Publish,
-    stop: asyncio.Event,
-    clock: Clock = time.time_ns,
-) -> None:
-    """Run every driver as its own task until ``stop`` is set."""
-    async with asyncio.TaskGroup() as tasks:
-        for driver in drivers:
-            tasks.create_task(driver.run(publish, stop, clock), name=f"sparkplug-{driver.name}")
