@@ -29,7 +29,8 @@ from typing import Protocol
 import numpy as np
 
 from factoryos.bus.codec import BatchDecodeError, decode_batch, encode_batch, index_paths
-from factoryos.connect import build_pollers, run_pollers
+from factoryos.connect.polling import run_all
+from factoryos.connect.registry import build_drivers
 from factoryos.edge.config import GatewayConfig, SparkplugUplinkConfig, load_gateway_config
 from factoryos.edge.errors import OutboxError, UplinkError
 from factoryos.edge.outbox import Outbox
@@ -237,7 +238,8 @@ async def run_gateway(
     """Poll the site file's devices and forward their samples until ``stop`` is set."""
     site = load_site(config.site_file)
     tag_ids = edge_tag_ids(site)
-    pollers = build_pollers(site, tag_ids)
+    drivers = build_drivers(site, tag_ids).running
+    connected = [tag_ids[r.path] for r in site.tags() if r.tag.protocol and r.equipment.device]
     uplink, where = build_uplink(config, site, tag_ids)
     outbox = await Outbox.open(
         config.outbox.path, max_bytes=config.outbox.max_bytes, policy=config.outbox.policy
@@ -252,10 +254,10 @@ async def run_gateway(
         drain_timeout_s=config.drain_timeout_s,
     )
     try:
-        await gateway.mark_restart_gap(pt.tag_id for p in pollers for pt in p.points)
-        log.info("gateway %s: %d devices, uplink %s", config.gateway, len(pollers), where)
+        await gateway.mark_restart_gap(connected)
+        log.info("gateway %s: %d devices, uplink %s", config.gateway, len(drivers), where)
         tasks = [
-            asyncio.create_task(run_pollers(pollers, gateway.publish, stop, clock)),
+            asyncio.create_task(run_all(drivers, gateway.publish, stop, clock)),
             asyncio.create_task(gateway.run_sender(stop)),
         ]
         try:
