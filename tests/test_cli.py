@@ -36,8 +36,12 @@ def test_every_command_has_help() -> None:
         ["serve"],
         ["simulate"],
         ["site", "validate"],
+        ["site", "schema"],
         ["query"],
         ["bench", "ingest"],
+        ["bench", "e2e"],
+        ["connect", "browse"],
+        ["edge"],
     ):
         result = runner.invoke(app, [*command, "--help"])
         assert result.exit_code == 0, command

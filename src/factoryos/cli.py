@@ -301,6 +301,29 @@ def _read_key(data_dir: Path) -> str:
         raise typer.Exit(2) from exc
 
 
+@bench_app.command("e2e")
+def bench_e2e(
+    seconds: Annotated[float, typer.Option(help="Sustain the load this long.", min=5)] = 60.0,
+    rate: Annotated[float, typer.Option(help="Offered points per second.", min=1)] = 250_000.0,
+    tags: Annotated[
+        int, typer.Option(help="Tags per poll of the synthetic driver.", min=1)
+    ] = 10_000,
+    broker: Annotated[str, typer.Option(help="MQTT broker between edge and platform.")] = (
+        "mqtt://127.0.0.1:1883"
+    ),
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Edge gateway → Mosquitto (Sparkplug B) → platform → store: sustained points per
+    second, latency from sample time to queryable, and lost or duplicated samples."""
+    from factoryos.bench.e2e import format_e2e_table, run_e2e_bench
+
+    result = run_e2e_bench(seconds, rate, tags, broker, progress=not as_json)
+    if as_json:
+        sys.stdout.write(json.dumps(result) + "\n")
+    else:
+        out.print(format_e2e_table(result))
+
+
 @connect_app.command("browse")
 def connect_browse(
     endpoint: Annotated[str, typer.Argument(help="OPC UA endpoint, opc.tcp://host:4840/path.")],
