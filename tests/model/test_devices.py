@@ -132,3 +132,32 @@ GOOD_MODBUS = (
     .replace("device: ua", "device: plc")
     .replace("devices:\n", "devices:\n  - name: plc\n    port: 502\n")
 )
+
+
+TEMPLATED = SITE.replace(
+    "      mqtt: {topic: plant/a/sensor/humidity, value: $.v, timestamp: $.t}",
+    "      mqtt: {value: $.v}",
+).replace("  - name: broker\n    protocol: mqtt\n", "  - name: broker\n    protocol: mqtt\n"
+          "    topic_template: 'factory/{area}/{equipment}/{tag}'\n")  # fmt: skip
+
+
+def test_a_topic_template_gives_tags_their_topics() -> None:
+    assert "topic_template" in TEMPLATED
+    site = parse_site(TEMPLATED, "plant.yaml")
+    humidity = next(r.tag for r in site.tags() if r.tag.name == "humidity")
+    assert humidity.mqtt is not None
+    assert humidity.mqtt.topic == "factory/a/sensor/humidity"
+    assert humidity.mqtt.value == "$.v"
+
+
+def test_a_tag_without_topic_or_template_is_refused() -> None:
+    text = TEMPLATED.replace("    topic_template: 'factory/{area}/{equipment}/{tag}'\n", "")
+    assert any("no topic" in m for _, _, m in _problems(text))
+
+
+def test_a_template_with_unknown_fields_or_wildcards_is_refused() -> None:
+    for bad in ("'factory/{zone}/{tag}'", "'factory/+/{tag}'"):
+        text = TEMPLATED.replace("'factory/{area}/{equipment}/{tag}'", bad)
+        ((_, field, message),) = _problems(text)
+        assert field == "devices[2].topic_template"
+        assert "zone" in message or "wildcards" in message

@@ -366,6 +366,8 @@ def _topic_fields(device: str, points: Sequence[Point]) -> dict[str, list[FieldM
         address = point.tag.mqtt
         if address is None:
             raise ConfigError(f"device {device}: tag {point.tag.name} has no mqtt address")
+        if address.topic is None:  # load_site fills templated topics in
+            raise ConfigError(f"device {device}: tag {point.tag.name} has no mqtt topic")
         try:
             fields.setdefault(address.topic, []).append(FieldMap.of(i, address))
         except ConfigError as exc:

@@ -8,7 +8,7 @@ holds it (``password_env``).
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import Discriminator, Field, model_validator
+from pydantic import Discriminator, Field, field_validator, model_validator
 from pydantic import Tag as UnionTag
 
 from factoryos.model.tags import Name, Strict, WordOrder
@@ -116,6 +116,9 @@ class _Broker(Strict):
         return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
 
 
+TOPIC_FIELDS = ("site", "area", "line", "cell", "equipment", "tag", "path")
+
+
 class MqttDevice(_Broker):
     """Plain MQTT with JSON payloads; each tag names its topic and JSON paths."""
 
@@ -124,6 +127,28 @@ class MqttDevice(_Broker):
     protocol: Literal["mqtt"]
     client_id: str | None = None
     qos: Literal[0, 1, 2] = 1
+    topic_template: str | None = Field(
+        default=None,
+        max_length=1024,
+        description="Topic of every tag without its own, from its place in the asset tree: "
+        "fields {site} {area} {line} {cell} {equipment} {tag} {path}, e.g. "
+        "'plant1/{area}/{equipment}/{tag}'.",
+    )
+
+    @field_validator("topic_template")
+    @classmethod
+    def _known_fields(cls, template: str | None) -> str | None:
+        if template is None:
+            return None
+        if "+" in template or "#" in template:
+            raise ValueError("a topic template names exact topics: no + or # wildcards")
+        try:
+            template.format(**dict.fromkeys(TOPIC_FIELDS, "x"))
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(
+                f"unknown or malformed field {exc}; use {', '.join(TOPIC_FIELDS)}"
+            ) from exc
+        return template
 
 
 class SparkplugDevice(_Broker):

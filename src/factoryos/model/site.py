@@ -14,7 +14,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, ValidationError
 
-from factoryos.model.devices import PROTOCOLS, AnyDevice, Device
+from factoryos.model.devices import PROTOCOLS, AnyDevice, Device, MqttDevice
 from factoryos.model.errors import SiteFileError, SiteProblem
 from factoryos.model.tags import ADDRESS_FIELDS, ModbusTable, Name, Strict, Tag
 from factoryos.model.uns import join
@@ -189,6 +189,44 @@ def _device_problems(site: SiteFile) -> Iterator[tuple[Path_, str]]:
             used.setdefault(eq.device, []).append((table, lo, hi, f"{ref.path}/{tag.name}"))
 
 
+def _templates(site: SiteFile) -> dict[str, str | None]:
+    return {d.name: d.topic_template for d in site.devices if isinstance(d, MqttDevice)}
+
+
+def _topic_problems(site: SiteFile) -> Iterator[tuple[Path_, str]]:
+    templates = _templates(site)
+    for ref in site.tags():
+        mqtt, device = ref.tag.mqtt, ref.equipment.device
+        if mqtt is not None and mqtt.topic is None and templates.get(device or "") is None:
+            yield (*ref.loc, "mqtt"), f"no topic: set mqtt.topic or topic_template on {device}"
+
+
+def _topic_of(ref: "TagRef", template: str) -> str:
+    site, area, line, cell, equipment, tag = ref.path.split("/")
+    fields = {"site": site, "area": area, "line": line, "cell": cell}
+    return template.format(**fields, equipment=equipment, tag=tag, path=ref.path)
+
+
+def _with_topics(site: SiteFile) -> SiteFile:
+    """The site with every templated MQTT tag given its topic, so drivers need no template."""
+    templates = _templates(site)
+    if not any(templates.values()):
+        return site
+    topics = {
+        ref.path: _topic_of(ref, templates[ref.equipment.device or ""] or "")
+        for ref in site.tags()
+        if ref.tag.mqtt is not None and ref.tag.mqtt.topic is None
+    }
+    data = site.model_dump(mode="python", exclude_unset=True)
+    for ref in site.tags():
+        if ref.path in topics:
+            node: Any = data
+            for key in ref.loc:
+                node = node[key]
+            node["mqtt"]["topic"] = topics[ref.path]
+    return SiteFile.model_validate(data)
+
+
 def _data_loc(loc: tuple[str | int, ...]) -> Path_:
     """Drop the protocol name pydantic inserts into a device's location (devices[0].opcua.x)."""
     if len(loc) > 2 and loc[0] == "devices" and loc[2] in PROTOCOLS:
@@ -222,11 +260,15 @@ def parse_site(text: str, source: Path | str = "<site>") -> SiteFile:
         site = SiteFile.model_validate(data)
     except ValidationError as exc:
         raise SiteFileError(source, _pydantic_problems(exc, lines)) from exc
-    found: list[tuple[Path_, str]] = [*_sibling_problems(site), *_device_problems(site)]
+    found: list[tuple[Path_, str]] = [
+        *_sibling_problems(site),
+        *_device_problems(site),
+        *_topic_problems(site),
+    ]
     if found:
         problems = [SiteProblem(dotted(loc), line_of(lines, loc), msg) for loc, msg in found]
         raise SiteFileError(source, problems)
-    return site
+    return _with_topics(site)
 
 
 def load_site(path: Path | str) -> SiteFile:

@@ -103,9 +103,12 @@ JSON_PATH_RE = r"^\$(\.[A-Za-z0-9_-]+|\[\d+\])*$"
 
 
 class MqttAddress(Strict):
-    """A JSON payload on a topic: where the value (and optionally time and quality) sit."""
+    """A JSON payload on a topic: where the value (and optionally time and quality) sit.
 
-    topic: str = Field(min_length=1, max_length=1024, pattern=r"^[^+#]+$")
+    Without ``topic``, the device's ``topic_template`` gives it (filled in at load time).
+    """
+
+    topic: str | None = Field(default=None, min_length=1, max_length=1024, pattern=r"^[^+#]+$")
     value: str = Field(default="$.value", pattern=JSON_PATH_RE, description="JSON path.")
     timestamp: str | None = Field(
         default="$.timestamp",
