@@ -117,6 +117,17 @@ def test_demo_serves_live_data_and_stops_cleanly(tmp_path: Path) -> None:
         result = subprocess.run(query, capture_output=True, text=True, timeout=30, env=env)
         assert result.returncode == 0, result.stderr
         assert result.stdout.count(" good ") >= 2
+        csv_file = tmp_path / "export.csv"
+        exported = subprocess.run(
+            [str(exe), "export", CNC_POWER, "--out", str(csv_file), "--start", "-1m",
+             "--url", f"http://127.0.0.1:{port}", "--key", key],
+            capture_output=True, text=True, timeout=30, env=env,
+        )  # fmt: skip
+        assert exported.returncode == 0, exported.stderr
+        lines = csv_file.read_text().splitlines()
+        assert lines[0] == "time,tag,value,quality"
+        assert len(lines) >= 3
+        assert all(line.split(",")[1] == CNC_POWER for line in lines[1:])
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)

@@ -289,6 +289,38 @@ def query(
     out.print(history_table(body))
 
 
+@app.command()
+def export(
+    tags: Annotated[list[str], typer.Argument(help="Tag paths to export (up to 1000).")],
+    out_file: Annotated[Path, typer.Option("--out", help="File to write.")],
+    start: Annotated[str, typer.Option(help="ISO 8601 time, 'now' or relative ('-30d').")] = "-1d",
+    end: Annotated[str, typer.Option(help="ISO 8601 time, 'now' or relative.")] = "now",
+    fmt: Annotated[
+        str, typer.Option("--format", help="csv or parquet (default: from --out's suffix).")
+    ] = "",
+    url: Annotated[str | None, typer.Option(help="FactoryOS API [FACTORYOS_URL].")] = None,
+    key: Annotated[str | None, typer.Option(help="API key [FACTORYOS_API_KEY].")] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Export raw history of many tags as CSV or Parquet, streamed to a file."""
+    from rich.progress import DownloadColumn, Progress, SpinnerColumn, TextColumn
+
+    from factoryos.runtime.query import ClientQueryError, download, time_span
+
+    settings = _settings()
+    api_key = key or settings.api_key or _read_key(data_dir or settings.data_dir)
+    chosen = fmt or ("parquet" if out_file.suffix == ".parquet" else "csv")
+    try:
+        params = {"tag": tags, **time_span(start, end), "format": chosen}
+        columns = (SpinnerColumn(), TextColumn("{task.description}"), DownloadColumn())
+        with Progress(*columns, console=err) as progress:
+            size = download(url or settings.url, api_key, params, out_file, progress)
+    except ClientQueryError as exc:
+        err.print(f"[red]{exc}[/red]", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from exc
+    out.print(f"{size:,} bytes of {chosen} written to {out_file}")
+
+
 def _read_key(data_dir: Path) -> str:
     key_file = data_dir / "admin.key"
     try:

@@ -4,7 +4,7 @@ from fastapi import FastAPI
 
 from factoryos import __version__
 from factoryos.api.errors import install_error_handlers
-from factoryos.api.routes import assets, health, history, keys, live, sites, writes
+from factoryos.api.routes import assets, export, health, history, keys, live, sites, writes
 from factoryos.api.services import Services
 from factoryos.web.pages import mount_web
 
@@ -30,7 +30,7 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     install_error_handlers(app)
-    for module in (health, assets, history, keys, sites, live, writes):
+    for module in (health, assets, history, export, keys, sites, live, writes):
         app.include_router(module.router)
     mount_web(app)
     return app

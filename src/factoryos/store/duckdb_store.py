@@ -141,6 +141,37 @@ class DuckDBStore:
         )
         return SampleBatch(cols["tag_id"], cols["ts"], cols["value"], cols["quality"])
 
+    def iter_raw(
+        self, tag_ids: Sequence[int], start_ns: int, end_ns: int, *, chunk_rows: int = 100_000
+    ) -> Iterator[SampleBatch]:
+        """Samples of many tags over [start_ns, end_ns), ordered by (ts, tag_id), in chunks of
+        at most ``chunk_rows``: for exports, which must never hold a whole range in memory.
+
+        The cursor stays open while the caller iterates; close the iterator to release it.
+        """
+        for tag_id in tag_ids:
+            _check_tag(tag_id)
+        _check_range(start_ns, end_ns)
+        if chunk_rows < 1:
+            raise QueryError(f"chunk_rows must be >= 1, got {chunk_rows}")
+        with self._cursor() as cur:
+            try:
+                reader = cur.sql(
+                    "SELECT tag_id, ts, value, quality FROM samples"
+                    " WHERE tag_id IN (SELECT unnest(?::INTEGER[])) AND ts >= ? AND ts < ?"
+                    " ORDER BY ts, tag_id",
+                    params=[list(tag_ids), start_ns, end_ns],
+                ).to_arrow_reader(chunk_rows)
+                for chunk in reader:
+                    yield SampleBatch.build(
+                        chunk.column(0).to_numpy(),
+                        chunk.column(1).to_numpy(),
+                        chunk.column(2).to_numpy(),
+                        chunk.column(3).to_numpy(),
+                    )
+            except duckdb.Error as e:
+                raise StoreError(f"export from {self._where} failed: {e}") from e
+
     def aggregate(
         self, tag_id: int, start_ns: int, end_ns: int, every_ns: int, aggs: Sequence[str]
     ) -> Aggregates:
