@@ -37,6 +37,9 @@ def test_every_command_has_help() -> None:
         ["simulate"],
         ["site", "validate"],
         ["site", "schema"],
+        ["db", "upgrade"],
+        ["db", "current"],
+        ["export"],
         ["query"],
         ["bench", "ingest"],
         ["bench", "e2e"],
@@ -174,3 +177,12 @@ def test_edge_with_a_bad_config_names_the_problem(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "gateway.yaml" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_db_upgrade_migrates_the_catalog_and_is_repeatable(tmp_path: Path) -> None:
+    for _ in range(2):
+        result = runner.invoke(app, ["db", "upgrade", "--data-dir", str(tmp_path)])
+        assert result.exit_code == 0, result.output
+        assert "catalog at revision 0001" in result.output
+    current = runner.invoke(app, ["db", "current", "--data-dir", str(tmp_path)])
+    assert "current 0001, newest 0001" in current.output

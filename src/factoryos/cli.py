@@ -27,6 +27,8 @@ connect_app = typer.Typer(
 )
 app.add_typer(bench_app, name="bench")
 app.add_typer(connect_app, name="connect")
+db_app = typer.Typer(help="The metadata catalog's database.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
 
 out = Console()
 err = Console(stderr=True)
@@ -354,6 +356,42 @@ def bench_e2e(
         sys.stdout.write(json.dumps(result) + "\n")
     else:
         out.print(format_e2e_table(result))
+
+
+CatalogUrlOption = Annotated[
+    str | None,
+    typer.Option("--url", help="Catalog database URL; default: DATA_DIR/catalog.sqlite."),
+]
+
+
+def _catalog_url(url: str | None, data_dir: Path | None) -> str:
+    if url is not None:
+        return url
+    directory = data_dir or _settings().data_dir
+    directory.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{directory / 'catalog.sqlite'}"
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    url: CatalogUrlOption = None,
+    revision: Annotated[str, typer.Option(help="Target revision.")] = "head",
+    data_dir: DataDirOption = None,
+) -> None:
+    """Apply the catalog's migrations (SQLite or PostgreSQL); safe to run again."""
+    from factoryos.store.migrate import current, upgrade
+
+    target = _catalog_url(url, data_dir)
+    upgrade(target, revision)
+    out.print(f"catalog at revision {current(target)}")
+
+
+@db_app.command("current")
+def db_current(url: CatalogUrlOption = None, data_dir: DataDirOption = None) -> None:
+    """Print the catalog's revision and the newest one this FactoryOS knows."""
+    from factoryos.store.migrate import current, head
+
+    out.print(f"current {current(_catalog_url(url, data_dir)) or '(none)'}, newest {head()}")
 
 
 @connect_app.command("browse")

@@ -66,7 +66,7 @@ class Platform:
     def __post_init__(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.catalog = Catalog(f"sqlite:///{self.data_dir / 'catalog.sqlite'}")
-        self.catalog.create_all()
+        self.catalog.migrate()
         self.tag_ids = self.catalog.register_site(self.site)
         self.store = DuckDBStore(self.data_dir / "timeseries.duckdb")
         self.bus = InProcessBus()

@@ -334,6 +334,13 @@ class Catalog:
         except SQLAlchemyError as exc:
             raise CatalogError(f"catalog {self._engine.url!r}: {exc}") from exc
 
+    def migrate(self) -> None:
+        """Bring the schema to the newest migration; a create_all catalog is adopted first."""
+        # Imported here because the migrations import this module (models, error root).
+        from factoryos.store.migrate import upgrade_engine
+
+        upgrade_engine(self._engine)
+
     @contextmanager
     def _read(self) -> Iterator[Session]:
         try:
