@@ -40,6 +40,7 @@ def test_every_command_has_help() -> None:
         ["db", "upgrade"],
         ["db", "current"],
         ["export"],
+        ["ingest"],
         ["query"],
         ["bench", "ingest"],
         ["bench", "e2e"],

@@ -394,6 +394,35 @@ def db_current(url: CatalogUrlOption = None, data_dir: DataDirOption = None) -> 
     out.print(f"current {current(_catalog_url(url, data_dir)) or '(none)'}, newest {head()}")
 
 
+@app.command()
+def ingest(
+    site: SiteOption,
+    store: Annotated[str, typer.Option(help="Time-series store: a DuckDB file path.")],
+    catalog: Annotated[str, typer.Option(help="Catalog database URL.")],
+    nats_url: Annotated[str, typer.Option(help="NATS JetStream server.")] = "nats://127.0.0.1:4222",
+    stream: Annotated[str, typer.Option(help="Stream the gateways publish to.")] = (
+        "FACTORYOS_INGEST"
+    ),
+    durable: Annotated[str, typer.Option(help="Shared consumer: the queue group.")] = (
+        "ingest-workers"
+    ),
+    batch: Annotated[int, typer.Option(help="Messages per fetch.", min=1)] = 256,
+    ack_wait: Annotated[
+        float, typer.Option(help="Seconds before a dead worker's fetch is redelivered.", min=1)
+    ] = 30.0,
+    metrics_port: Annotated[int | None, typer.Option(help="Serve /metrics on this port.")] = None,
+) -> None:
+    """A stateless ingest worker: consume gateways' batches from JetStream as one of a queue
+    group, store them idempotently, ack only what is stored. Start as many as you need."""
+    from factoryos.runtime.worker import WorkerSettings, serve
+
+    settings = WorkerSettings(batch=batch, ack_wait_s=ack_wait, metrics_port=metrics_port)
+    serve(
+        nats_url, stream, site_file=site, store_url_or_path=store, catalog_url=catalog,
+        durable=durable, settings=settings,
+    )  # fmt: skip
+
+
 @connect_app.command("browse")
 def connect_browse(
     endpoint: Annotated[str, typer.Argument(help="OPC UA endpoint, opc.tcp://host:4840/path.")],

@@ -10,7 +10,7 @@ from factoryos.api import Services
 from factoryos.store.catalog import Role
 from support.sites import POWER
 
-PUBLIC = {"/api/health"}
+PUBLIC = {"/api/health", "/api/ready"}  # liveness and readiness probes
 
 
 def api_calls(app: FastAPI) -> list[tuple[str, str]]:

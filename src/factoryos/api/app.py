@@ -1,10 +1,21 @@
 """The FastAPI application: routers, error mapping, the web UI."""
 
 from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
 
 from factoryos import __version__
 from factoryos.api.errors import install_error_handlers
-from factoryos.api.routes import assets, export, health, history, keys, live, sites, writes
+from factoryos.api.routes import (
+    assets,
+    export,
+    health,
+    history,
+    keys,
+    live,
+    metrics,
+    sites,
+    writes,
+)
 from factoryos.api.services import Services
 from factoryos.web.pages import mount_web
 
@@ -18,8 +29,11 @@ to the key's tenant. Times are ISO 8601 with a zone (`Z` in answers).
 """
 
 
-def create_app(services: Services) -> FastAPI:
-    """The API and web UI over ``services``; the caller owns their lifecycle."""
+def create_app(services: Services, *, metrics_registry: CollectorRegistry | None = None) -> FastAPI:
+    """The API and web UI over ``services``; the caller owns their lifecycle.
+
+    ``metrics_registry`` is what ``GET /metrics`` exports (see factoryos.runtime.metrics).
+    """
     app = FastAPI(
         title="FactoryOS",
         version=__version__,
@@ -29,8 +43,9 @@ def create_app(services: Services) -> FastAPI:
         redoc_url=None,
     )
     app.state.services = services
+    app.state.metrics = metrics_registry
     install_error_handlers(app)
-    for module in (health, assets, history, export, keys, sites, live, writes):
+    for module in (health, assets, history, export, keys, sites, live, writes, metrics):
         app.include_router(module.router)
     mount_web(app)
     return app

@@ -81,6 +81,10 @@ class NatsIngestStats:
     """Samples whose UNS path the platform does not know (not stored)."""
     last_stream_seq: int = 0
     """Stream sequence of the last message acked."""
+    pending: int = 0
+    """Messages the consumer had not delivered yet when the last batch was fetched."""
+    redelivered: int = 0
+    """Messages received again (their earlier delivery was never acked)."""
     connected: bool = False
 
 
@@ -89,7 +93,9 @@ class NatsIngestSource:
 
     ``tag_ids`` maps UNS path → platform tag id (the catalog's ids for the site files the
     platform registered). ``after_publish`` runs before each ack: pass ``Ingestor.flush`` to
-    ack only what the store holds.
+    ack only what the store holds. Several sources on the same ``durable_name`` share one
+    pull consumer and so split the stream between them (a queue group); ``ack_wait_s`` is how
+    long a message a dead consumer fetched waits before it is delivered to another.
     """
 
     def __init__(
@@ -104,6 +110,7 @@ class NatsIngestSource:
         batch: int = 256,
         fetch_timeout_s: float = 1.0,
         max_backoff_s: float = 10.0,
+        ack_wait_s: float = 60.0,
     ) -> None:
         if not 1 <= batch <= MAX_PULL:
             raise BusError(f"nats ingest {durable_name}: batch must be 1..{MAX_PULL}, got {batch}")
@@ -115,6 +122,7 @@ class NatsIngestSource:
         self._batch = batch
         self._fetch_timeout_s = fetch_timeout_s
         self._max_backoff_s = max_backoff_s
+        self._ack_wait_s = ack_wait_s
         self._bad_subjects: set[str] = set()
         self._unknown_paths: set[str] = set()
 
@@ -152,7 +160,7 @@ class NatsIngestSource:
             durable_name=self.durable_name,
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,
-            ack_wait=60.0,
+            ack_wait=self._ack_wait_s,
             max_ack_pending=4 * self._batch,
         )
         try:
@@ -191,6 +199,8 @@ class NatsIngestSource:
         self.stats.messages += len(good)
         self.stats.samples += len(merged)
         self.stats.last_stream_seq = msgs[-1].metadata.sequence.stream
+        self.stats.pending = msgs[-1].metadata.num_pending
+        self.stats.redelivered += sum(1 for m in msgs if m.metadata.num_delivered > 1)
 
     def _decode(self, msg: Msg) -> SampleBatch | None:
         try:

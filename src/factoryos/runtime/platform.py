@@ -21,6 +21,7 @@ from factoryos.connect.registry import build_drivers
 from factoryos.errors import FactoryOSError
 from factoryos.model import SiteFile
 from factoryos.runtime.feeds import Feeds, Task
+from factoryos.runtime.metrics import MetricSources, build_registry
 from factoryos.store.catalog import Catalog, Role
 from factoryos.store.duckdb_store import DuckDBStore
 from factoryos.store.ingest import Ingestor
@@ -113,10 +114,16 @@ class Platform:
         feeds = feeds or Feeds()
         drivers = build_drivers(self.site, self.tag_ids)
         services = Services(self.catalog, self.store, self.bus, writer=drivers)
-        server = uvicorn.Server(
-            uvicorn.Config(create_app(services), host=host, port=port, log_level="warning")
-        )
         ingestor = Ingestor(self.store, self.bus)
+        sources = MetricSources(
+            ingestors=[ingestor],
+            store=self.store,
+            tag_ids=list(self.tag_ids.values()),
+            bus=self.bus,
+            drivers=list(drivers.running),
+        )
+        app = create_app(services, metrics_registry=build_registry(sources))
+        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
         consumers = {"ingest": ingestor.run, **feeds.consumers(self.bus, self.site, self.tag_ids)}
         producers: dict[str, Task] = {
             "drivers": lambda halt: run_all(drivers.running, self.bus.publish, halt),

@@ -41,6 +41,8 @@ class IngestStats:
     """Samples of batches the store refused as invalid."""
     writes: int = 0
     last_write_s: float = 0.0
+    write_errors: int = 0
+    """Write attempts the store failed (each retry counts)."""
     queue_depth: int = 0
     """Batches waiting in the subscription now."""
 
@@ -203,6 +205,7 @@ class Ingestor:
             except InvalidBatchError:
                 raise
             except StoreError as e:
+                self._count_write_error()
                 logger.warning(
                     "ingest %s write failed (attempt %d): %s", self._sub.name, attempt, e
                 )
@@ -212,10 +215,14 @@ class Ingestor:
         except InvalidBatchError:
             raise
         except StoreError as e:
+            self._count_write_error()
             raise IngestError(
                 f"ingest {self._sub.name!r}: {sum(map(len, batches))} samples not stored after "
                 f"{WRITE_ATTEMPTS} attempts: {e}"
             ) from e
+
+    def _count_write_error(self) -> None:
+        self._stats = replace(self._stats, write_errors=self._stats.write_errors + 1)
 
     def _stored(self, written: tuple[int, SampleBatch, int]) -> int:
         stored, batch, committed_ns = written

@@ -1,0 +1,352 @@
+"""The server time-series store: PostgreSQL via psycopg 3, written by binary COPY.
+
+Same contract as DuckDBStore: writes are idempotent on (tag_id, ts) with first write wins,
+the same queries, checks and errors. The table layout is in pg_schema (time-partitioned with
+a primary key (tag_id, ts), or a TimescaleDB hypertable when the extension is installed).
+
+Writes: a batch newer than everything this store knows per tag and in (ts, tag) order is
+COPYed straight into ``samples``; if that meets a row some other writer stored, or for any
+other batch, it is deduplicated in numpy, COPYed into a temporary staging table and moved
+with ``INSERT … ON CONFLICT DO NOTHING``. Every write also upserts the newest sample per tag
+into the small ``last_values`` table in the same transaction, so opening a store loads the
+last-value cache from a table of one row per tag instead of scanning all samples.
+"""
+
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg import sql
+
+from factoryos.model.quality import Quality
+from factoryos.model.samples import SampleBatch
+from factoryos.store import pg_schema
+from factoryos.store.duckdb_store import (
+    AGGREGATES,
+    Aggregates,
+    _check_aggs,
+    _check_batch,
+    _check_every,
+    _check_range,
+    _check_tag,
+    _first_of_each_key,
+)
+from factoryos.store.errors import InvalidBatchError, QueryError, StoreError
+from factoryos.store.lastvalue import LastValueCache
+from factoryos.store.pg_copy import decode, decode_samples, encode_samples
+from factoryos.store.pg_pool import ReaderPool, connect, describe
+
+logger = logging.getLogger(__name__)
+
+PG_AGGREGATES = {
+    **{name: f"{name}(value)" for name in ("min", "max", "avg", "sum")},
+    "first": "(array_agg(value ORDER BY ts))[1]",
+    "last": "(array_agg(value ORDER BY ts DESC))[1]",
+    "count": "count(*)",
+}
+AGG_WIRE = {name: ">i8" if name == "count" else ">f8" for name in AGGREGATES}
+MAX_NEW_PARTITIONS = 1000
+"""Partitions one write may create: bounds what a batch with absurd timestamps can do."""
+COPY_SAMPLES = "COPY {} (tag_id, ts, value, quality) FROM STDIN (FORMAT BINARY)"
+
+
+class PostgresStore:
+    """Samples in PostgreSQL schema ``schema`` plus the last-value cache.
+
+    One writer connection used under a lock (`write` is synchronous; the ingest calls it in
+    a worker thread) and a bounded pool of query connections, so queries proceed while
+    ingest writes. Every statement runs with ``statement_timeout_s``.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        schema: str = "factoryos",
+        partition_ns: int | None = None,
+        statement_timeout_s: float = 30.0,
+        pool_size: int = 4,
+    ) -> None:
+        self.url = url
+        self.schema = schema
+        self._where = f"{describe(url)} schema {schema}"
+        self._timeout_s = statement_timeout_s
+        self._write_lock = threading.Lock()
+        self._cache_lock = threading.Lock()
+        self._closed = False
+        self._writer: psycopg.Connection[Any] | None = None
+        writer = self._writer_connection()
+        try:
+            self.layout = pg_schema.ensure_schema(writer, schema, partition_ns)
+            self._partitions = pg_schema.existing_partitions(writer, schema)
+            writer.commit()
+        except psycopg.Error as e:
+            writer.close()
+            raise StoreError(f"cannot prepare time-series store {self._where}: {e}") from e
+        except BaseException:
+            writer.close()
+            raise
+        self._pool = ReaderPool(
+            url, size=pool_size, statement_timeout_s=statement_timeout_s, wait_s=statement_timeout_s
+        )
+        try:
+            self._cache = self._load_cache()
+        except BaseException:
+            self._pool.close()
+            writer.close()
+            raise
+        logger.info(
+            "time-series store open at %s (%s, %d tags)",
+            self._where,
+            self.layout.kind,
+            len(self._cache),
+        )
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def write(self, batch: SampleBatch) -> int:
+        """Store ``batch``; returns how many samples were new (duplicates are ignored)."""
+        if len(batch) == 0:
+            return 0
+        _check_batch(batch)
+        with self._write_lock:
+            self._check_open()
+            conn = self._writer_connection()
+            try:
+                self._ensure_partitions(conn, batch.ts)
+                if self._is_fresh(batch) and self._try_append(conn, batch):
+                    with self._cache_lock:
+                        self._cache.update_fresh(batch)
+                    return len(batch)
+                unique = batch.take(_first_of_each_key(batch))
+                stored = self._insert_missing(conn, unique)
+            except psycopg.Error as e:
+                _rollback(conn)
+                raise StoreError(f"writing {len(batch)} samples to {self._where}: {e}") from e
+            with self._cache_lock:
+                self._cache.update(_newest_per_tag(unique))
+        return stored
+
+    def _is_fresh(self, batch: SampleBatch) -> bool:
+        """Strictly increasing in (ts, tag) and newer than everything known for each tag."""
+        ts, ids = batch.ts, batch.tag_ids
+        later = ts[1:] > ts[:-1]
+        ordered = bool(np.all(later | ((ts[1:] == ts[:-1]) & (ids[1:] > ids[:-1]))))
+        if not ordered:
+            return False
+        with self._cache_lock:
+            return bool(np.all(ts > self._cache.latest_ts(ids)))
+
+    def _try_append(self, conn: psycopg.Connection[Any], batch: SampleBatch) -> bool:
+        """COPY straight into samples; False (nothing written) if a row was already stored."""
+        try:
+            with conn.cursor() as cur:
+                _copy(cur, self._table("samples"), batch)
+                self._upsert_last(cur, _newest_per_tag(batch))
+            conn.commit()
+        except pg_errors.UniqueViolation:
+            conn.rollback()  # another writer stored some of these: take the dedup path
+            return False
+        return True
+
+    def _insert_missing(self, conn: psycopg.Connection[Any], unique: SampleBatch) -> int:
+        with conn.cursor() as cur:
+            _copy(cur, sql.Identifier("incoming"), unique)
+            cur.execute(
+                sql.SQL(
+                    "INSERT INTO {} SELECT tag_id, ts, value, quality FROM incoming"
+                    " ON CONFLICT (tag_id, ts) DO NOTHING"
+                ).format(self._table("samples"))
+            )
+            stored = cur.rowcount
+            self._upsert_last(cur, _newest_per_tag(unique))
+        conn.commit()
+        return stored
+
+    def _upsert_last(self, cur: psycopg.Cursor[Any], newest: SampleBatch) -> None:
+        _copy(cur, sql.Identifier("incoming_last"), newest)
+        cur.execute(
+            sql.SQL(
+                "INSERT INTO {} AS lv SELECT tag_id, ts, value, quality FROM incoming_last"
+                " ON CONFLICT (tag_id) DO UPDATE SET ts = excluded.ts, value = excluded.value,"
+                " quality = excluded.quality WHERE excluded.ts > lv.ts"
+            ).format(self._table("last_values"))
+        )
+
+    def _ensure_partitions(self, conn: psycopg.Connection[Any], ts: npt.NDArray[np.int64]) -> None:
+        """Create the partitions ``ts`` falls in, and the one after the newest (ahead)."""
+        if self.layout.kind != "partitioned":
+            return
+        width = self.layout.partition_ns
+        needed = np.unique(ts // width)
+        wanted = {int(i) for i in needed}
+        if (int(needed[-1]) + 1) * width <= pg_schema.INT64_MAX:
+            wanted.add(int(needed[-1]) + 1)
+        missing = sorted(wanted - self._partitions)
+        if not missing:
+            return
+        if len(missing) > MAX_NEW_PARTITIONS:
+            raise InvalidBatchError(
+                f"ts: the batch spans {len(missing)} new {width} ns partitions;"
+                f" at most {MAX_NEW_PARTITIONS} per write; nothing written"
+            )
+        pg_schema.create_partitions(conn, self.schema, missing, width)
+        self._partitions |= set(missing)
+
+    # -- queries ------------------------------------------------------------------------------
+
+    def raw(self, tag_id: int, start_ns: int, end_ns: int, *, limit: int = 100_000) -> SampleBatch:
+        """Samples of ``tag_id`` with ts in [start_ns, end_ns), oldest first, at most ``limit``."""
+        _check_tag(tag_id)
+        _check_range(start_ns, end_ns)
+        if limit < 1:
+            raise QueryError(f"limit must be >= 1, got {limit}")
+        query = sql.SQL(
+            "SELECT tag_id, ts, value, quality FROM {} WHERE tag_id = {} AND ts >= {} AND ts < {}"
+            " ORDER BY ts LIMIT {}"
+        ).format(self._table("samples"), *map(sql.Literal, (tag_id, start_ns, end_ns, limit)))
+        return decode_samples(self._copy_out(query))
+
+    def aggregate(
+        self, tag_id: int, start_ns: int, end_ns: int, every_ns: int, aggs: Sequence[str]
+    ) -> Aggregates:
+        """Aggregates of ``tag_id`` over [start_ns, end_ns) per bucket of ``every_ns``.
+
+        Buckets start at multiples of ``every_ns`` since the epoch; only buckets holding
+        samples are returned. Samples of BAD quality are left out.
+        """
+        _check_tag(tag_id)
+        _check_range(start_ns, end_ns)
+        names = _check_aggs(aggs)
+        _check_every(start_ns, end_ns, every_ns)
+        every = sql.Literal(every_ns)
+        exprs = sql.SQL(", ").join(
+            sql.SQL("{} AS {}").format(sql.SQL(PG_AGGREGATES[n]), sql.Identifier(n)) for n in names
+        )
+        query = sql.SQL(
+            "SELECT ts - ((ts % {every} + {every}) % {every}) AS bucket, {exprs} FROM {table}"
+            " WHERE tag_id = {tag} AND ts >= {start} AND ts < {end} AND quality <> {bad}"
+            " GROUP BY bucket ORDER BY bucket"
+        ).format(
+            every=every,
+            exprs=exprs,
+            table=self._table("samples"),
+            tag=sql.Literal(tag_id),
+            start=sql.Literal(start_ns),
+            end=sql.Literal(end_ns),
+            bad=sql.Literal(int(Quality.BAD)),
+        )
+        fields = (("bucket", ">i8"), *((n, AGG_WIRE[n]) for n in names))
+        rows = decode(self._copy_out(query), fields)
+        native = {n: np.int64 if AGG_WIRE[n] == ">i8" else np.float64 for n in names}
+        return Aggregates(
+            rows["bucket"].astype(np.int64), {n: rows[n].astype(native[n]) for n in names}
+        )
+
+    def last(self, tag_ids: npt.ArrayLike) -> SampleBatch:
+        """The newest sample of each tag, in request order; tags without samples are omitted."""
+        with self._cache_lock:
+            self._check_open()
+            return self._cache.get(tag_ids)
+
+    def count(self, tag_id: int | None = None) -> int:
+        """How many samples are stored, for one tag or all."""
+        query = sql.SQL("SELECT count(*) FROM {}").format(self._table("samples"))
+        if tag_id is not None:
+            _check_tag(tag_id)
+            query = sql.SQL("{} WHERE tag_id = {}").format(query, sql.Literal(tag_id))
+        rows = decode(self._copy_out(query), (("n", ">i8"),))
+        return int(rows["n"][0])
+
+    def close(self) -> None:
+        """Close the connections; later calls raise StoreError."""
+        with self._write_lock, self._cache_lock:
+            if self._closed:
+                return
+            self._closed = True
+            if self._writer is not None:
+                self._writer.close()
+            self._pool.close()
+        logger.info("time-series store at %s closed", self._where)
+
+    def __enter__(self) -> "PostgresStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def _table(self, name: str) -> sql.Identifier:
+        return sql.Identifier(self.schema, name)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"time-series store {self._where} is closed")
+
+    def _writer_connection(self) -> psycopg.Connection[Any]:
+        """The writer connection, reconnected if it broke (e.g. the server restarted)."""
+        if self._writer is not None and not (self._writer.broken or self._writer.closed):
+            return self._writer
+        if self._writer is not None:
+            logger.warning("writer connection to %s was lost; reconnecting", self._where)
+            self._writer.close()
+        conn = connect(self.url, statement_timeout_s=self._timeout_s, autocommit=False)
+        try:
+            for name in ("incoming", "incoming_last"):
+                conn.execute(
+                    sql.SQL(
+                        "CREATE TEMP TABLE {} (" + pg_schema.COLUMNS + ") ON COMMIT DELETE ROWS"
+                    ).format(sql.Identifier(name))
+                )
+            conn.commit()
+        except psycopg.Error as e:
+            conn.close()
+            raise StoreError(f"cannot prepare the writer of {self._where}: {e}") from e
+        self._writer = conn
+        return conn
+
+    def _copy_out(self, query: sql.Composable) -> bytes:
+        """The result of ``query`` as a binary COPY stream, on a pooled connection."""
+        self._check_open()
+        statement = sql.SQL("COPY ({}) TO STDOUT (FORMAT BINARY)").format(query)
+        with self._pool.connection() as conn:
+            try:
+                with conn.cursor() as cur, cur.copy(statement) as copy:
+                    return b"".join(bytes(chunk) for chunk in copy)
+            except psycopg.Error as e:
+                raise StoreError(f"query on {self._where} failed: {e}") from e
+
+    def _load_cache(self) -> LastValueCache:
+        query = sql.SQL("SELECT tag_id, ts, value, quality FROM {}").format(
+            self._table("last_values")
+        )
+        cache = LastValueCache()
+        cache.update(decode_samples(self._copy_out(query)))
+        return cache
+
+
+def _copy(cur: psycopg.Cursor[Any], table: sql.Composable, batch: SampleBatch) -> None:
+    with cur.copy(sql.SQL(COPY_SAMPLES).format(table)) as copy:
+        copy.write(encode_samples(batch))
+
+
+def _newest_per_tag(batch: SampleBatch) -> SampleBatch:
+    """The newest sample of each tag (no duplicate (tag, ts) in ``batch``)."""
+    order = np.lexsort((batch.ts, batch.tag_ids))
+    ids = batch.tag_ids[order]
+    last = np.ones(len(order), dtype=np.bool_)
+    last[:-1] = ids[1:] != ids[:-1]
+    return batch.take(order[last])
+
+
+def _rollback(conn: psycopg.Connection[Any]) -> None:
+    try:
+        conn.rollback()
+    except psycopg.Error:
+        logger.warning("rollback failed; the writer connection will be reopened")
