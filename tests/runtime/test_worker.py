@@ -24,6 +24,7 @@ import httpx
 import nats
 import nats.js.errors
 import numpy as np
+import psycopg
 import pytest
 from nats.aio.client import Client
 from prometheus_client.parser import text_string_to_metric_families
@@ -34,6 +35,7 @@ from factoryos.model import SampleBatch, parse_site
 from factoryos.runtime.worker import WorkerError, WorkerSettings, run_worker
 from factoryos.store.catalog import Catalog
 from factoryos.store.duckdb_store import DuckDBStore
+from factoryos.store.postgres_store import PostgresStore
 from support.ports import free_port
 from support.sites import POWER, RPM, TEMP, site_yaml
 
@@ -121,13 +123,17 @@ async def acked(nc: Client, stream: str, durable: str, at_least: int, *, settled
 
 
 def start_worker(
-    tmp: Path, name: str, stream: str, site: tuple[Path, str, dict[str, int]]
+    tmp: Path,
+    name: str,
+    stream: str,
+    site: tuple[Path, str, dict[str, int]],
+    store: str | None = None,
 ) -> tuple[subprocess.Popen[bytes], Path]:
     log = tmp / f"{name}.log"
     cmd = [
         sys.executable, "-m", "factoryos.runtime.worker",
         "--nats-url", URL, "--stream", stream, "--site", str(site[0]),
-        "--store", str(tmp / f"{name}.duckdb"), "--catalog", site[1],
+        "--store", store or str(tmp / f"{name}.duckdb"), "--catalog", site[1],
         "--durable", "workers", "--batch", str(BATCH), "--ack-wait", "1.5",
     ]  # fmt: skip
     with log.open("wb") as out:
@@ -217,15 +223,55 @@ async def test_in_process_worker_stores_and_acks(
     assert {(t, ts): v for t, ts, v in rows} == expected(20, site[2])
 
 
-async def test_a_store_url_this_build_cannot_open_is_a_clear_error(
+async def test_a_store_url_no_backend_can_open_is_a_clear_error(
     site: tuple[Path, str, dict[str, int]],
 ) -> None:
-    with pytest.raises(WorkerError, match="postgresql://db/x"):
+    with pytest.raises(WorkerError, match="mongodb://db/x"):
         await run_worker(
             URL,
             "S",
             site_file=site[0],
-            store_url_or_path="postgresql://db/x",
+            store_url_or_path="mongodb://db/x",
             catalog_url=site[1],
             stop=asyncio.Event(),
         )
+
+
+PG = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+async def test_killing_a_worker_sharing_a_postgres_store_stores_each_sample_exactly_once(
+    js_stream: tuple[Client, str], site: tuple[Path, str, dict[str, int]], tmp_path: Path
+) -> None:
+    nc, stream = js_stream
+    schema = f"workers_{uuid.uuid4().hex[:8]}"
+    store = f"{PG}?schema={schema}"
+    total = 240
+    a, a_log = start_worker(tmp_path, "a", stream, site, store)
+    b, b_log = start_worker(tmp_path, "b", stream, site, store)
+    try:
+        await consuming(a, a_log)
+        await consuming(b, b_log)
+        await publish(nc, stream, 0, total // 3)
+        await acked(nc, stream, "workers", 20, settled=False)
+        a.send_signal(signal.SIGKILL)
+        assert a.wait(5) == -signal.SIGKILL
+        await publish(nc, stream, total // 3, total)
+        await acked(nc, stream, "workers", total, settled=True)
+        b.send_signal(signal.SIGTERM)
+        assert b.wait(10) == 0, b_log.read_text()
+        with PostgresStore(PG, schema=schema) as pg:
+            rows = []
+            for tag_id in site[2].values():
+                got = pg.raw(tag_id, 0, 2**62)
+                rows += zip(got.tag_ids.tolist(), got.ts.tolist(), got.values.tolist(), strict=True)
+            assert pg.count() == len(rows)
+    finally:
+        for proc in (a, b):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        with psycopg.connect(PG, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    assert {(t, ts): v for t, ts, v in rows} == expected(total, site[2])
+    assert len(rows) == len(expected(total, site[2]))  # one row per sample: exactly once

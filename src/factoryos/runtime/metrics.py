@@ -19,7 +19,7 @@ from prometheus_client.registry import Collector
 
 from factoryos.bus.inprocess import InProcessBus
 from factoryos.bus.nats import NatsIngestSource
-from factoryos.store.duckdb_store import DuckDBStore
+from factoryos.store.backend import TimeSeriesStore
 from factoryos.store.ingest import Ingestor
 
 NS = "factoryos"
@@ -30,7 +30,7 @@ class MetricSources:
     """The objects whose counters are exported; lists may grow after the registry is built."""
 
     ingestors: list[Ingestor] = field(default_factory=list)
-    store: DuckDBStore | None = None
+    store: TimeSeriesStore | None = None
     tag_ids: list[int] = field(default_factory=list)
     """Tags whose newest stored sample sets the ingest lag."""
     bus: InProcessBus | None = None

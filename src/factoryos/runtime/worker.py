@@ -25,8 +25,10 @@ from factoryos.bus.nats import NatsIngestSource
 from factoryos.errors import FactoryOSError
 from factoryos.model import load_site
 from factoryos.runtime.metrics import MetricSources, build_registry
+from factoryos.store import backend
+from factoryos.store.backend import TimeSeriesStore
 from factoryos.store.catalog import Catalog
-from factoryos.store.duckdb_store import DuckDBStore
+from factoryos.store.errors import StoreError
 from factoryos.store.ingest import Ingestor
 
 log = logging.getLogger(__name__)
@@ -51,18 +53,13 @@ class WorkerSettings:
     metrics_addr: str = "127.0.0.1"
 
 
-def open_store(url_or_path: str) -> DuckDBStore:
-    """The time-series store at ``url_or_path``.
-
-    The seam for the server backend: once ``factoryos.store.backend.open_store`` exists
-    (PostgreSQL URLs as well as DuckDB paths), call it here. DuckDB allows one process per
-    file, so with DuckDB only one worker can use each store file.
-    """
-    if "://" in url_or_path:
-        raise WorkerError(
-            f"store {url_or_path!r}: only a DuckDB file path is supported by this build"
-        )
-    return DuckDBStore(Path(url_or_path))
+def open_store(url_or_path: str) -> TimeSeriesStore:
+    """The time-series store at ``url_or_path``: a PostgreSQL URL (shared by every worker)
+    or a DuckDB file path (one process per file, so one worker per file)."""
+    try:
+        return backend.open_store(url_or_path)
+    except StoreError as exc:
+        raise WorkerError(f"store {url_or_path!r}: {exc}") from exc
 
 
 def _register(site_file: Path, catalog_url: str) -> dict[str, int]:

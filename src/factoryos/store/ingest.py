@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from factoryos.bus.inprocess import InProcessBus, Overflow
 from factoryos.model.samples import SampleBatch
-from factoryos.store.duckdb_store import DuckDBStore
+from factoryos.store.backend import TimeSeriesStore
 from factoryos.store.errors import IngestError, InvalidBatchError, StoreError
 
 logger = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ class Ingestor:
 
     def __init__(
         self,
-        store: DuckDBStore,
+        store: TimeSeriesStore,
         bus: InProcessBus,
         *,
         max_rows: int = 500_000,
@@ -232,7 +232,7 @@ class Ingestor:
 
 
 def _concat_and_write(
-    store: DuckDBStore, batches: list[SampleBatch]
+    store: TimeSeriesStore, batches: list[SampleBatch]
 ) -> tuple[int, SampleBatch, int]:
     """Rows stored, the batch written and the time right after the commit."""
     batch = SampleBatch.concat(batches)
