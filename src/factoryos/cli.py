@@ -397,7 +397,9 @@ def db_current(url: CatalogUrlOption = None, data_dir: DataDirOption = None) -> 
 @app.command()
 def ingest(
     site: SiteOption,
-    store: Annotated[str, typer.Option(help="Time-series store: a DuckDB file path.")],
+    store: Annotated[
+        str, typer.Option(help="postgresql://…[?schema=…] (shared by workers) or a DuckDB file.")
+    ],
     catalog: Annotated[str, typer.Option(help="Catalog database URL.")],
     nats_url: Annotated[str, typer.Option(help="NATS JetStream server.")] = "nats://127.0.0.1:4222",
     stream: Annotated[str, typer.Option(help="Stream the gateways publish to.")] = (

@@ -17,9 +17,10 @@ import pytest
 from factoryos.model.quality import Quality
 from factoryos.model.samples import SampleBatch
 from factoryos.store.backend import TimeSeriesStore
-from factoryos.store.duckdb_store import MAX_BUCKETS, DuckDBStore
+from factoryos.store.duckdb_store import AGGREGATES, MAX_BUCKETS, DuckDBStore
 from factoryos.store.errors import InvalidBatchError, QueryError, StoreError
-from factoryos.store.postgres_store import PostgresStore
+from factoryos.store.postgres_store import PG_AGGREGATES, PostgresStore
+from factoryos.store.querycheck import AGGREGATE_NAMES
 
 PG_URL = os.environ.get("FACTORYOS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 S = 1_000_000_000
@@ -273,11 +274,75 @@ def test_last_values_of_many_tags_with_out_of_order_updates(store: TimeSeriesSto
         (lambda s: s.aggregate(1, T0, T0 + S, S, []), "aggs"),
         (lambda s: s.aggregate(1, T0, T0 + S, S, "min"), "aggs"),
         (lambda s: s.count(-3), "tag_id"),
+        (lambda s: s.iter_raw([1, -1], T0, T0 + S), "tag_id"),
+        (lambda s: s.iter_raw([2**24], T0, T0 + S), "tag_id"),
+        (lambda s: s.iter_raw([1], T0 + S, T0), "start_ns"),
+        (lambda s: s.iter_raw([1], T0, 2**63), "end_ns"),
+        (lambda s: s.iter_raw([1], T0, T0 + S, chunk_rows=0), "chunk_rows"),
     ],
 )
 def test_bad_queries_name_the_parameter(store: TimeSeriesStore, call, names) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(QueryError, match=names):
-        call(store)
+        call(store)  # iter_raw too raises at the call, before anything is iterated
+
+
+def test_backends_know_the_same_aggregates() -> None:
+    assert tuple(AGGREGATES) == tuple(PG_AGGREGATES) == AGGREGATE_NAMES
+
+
+# -- export stream ----------------------------------------------------------------------------
+
+
+def _reference(batch: SampleBatch, tags: list[int], start: int, end: int) -> SampleBatch:
+    keep = np.isin(batch.tag_ids, tags) & (batch.ts >= start) & (batch.ts < end)
+    chosen = batch.take(keep)
+    return chosen.take(np.lexsort((chosen.tag_ids, chosen.ts)))
+
+
+def test_iter_raw_streams_many_tags_in_time_order_in_full_chunks(store: TimeSeriesStore) -> None:
+    rng = np.random.default_rng(11)
+    batch = polls(6, 500)
+    batch = SampleBatch.build(
+        batch.tag_ids, batch.ts, batch.values, rng.choice([0, UNCERTAIN, BAD], len(batch))
+    )
+    for part in np.array_split(rng.permutation(len(batch)), 3):  # stored out of order
+        store.write(batch.take(part))
+    tags, start, end = [5, 0, 3, 5], T0 + 17 * S, T0 + 420 * S  # a repeated tag, unordered
+    chunks = list(store.iter_raw(tags, start, end, chunk_rows=250))
+    expected = _reference(batch, tags, start, end)
+    assert len(expected) == 3 * 403
+    assert [len(c) for c in chunks] == [250] * 4 + [209]
+    got = SampleBatch.concat(chunks)
+    assert got.tag_ids.dtype == np.int32 and got.ts.dtype == np.int64
+    assert got.values.dtype == np.float64 and got.quality.dtype == np.uint8
+    for column in ("tag_ids", "ts", "values", "quality"):
+        np.testing.assert_array_equal(getattr(got, column), getattr(expected, column))
+
+
+def test_iter_raw_is_half_open_and_may_be_empty(store: TimeSeriesStore) -> None:
+    store.write(polls(3, 10))
+    got = SampleBatch.concat(list(store.iter_raw([0, 2], T0 + 2 * S, T0 + 4 * S)))
+    assert got.ts.tolist() == [T0 + 2 * S, T0 + 2 * S, T0 + 3 * S, T0 + 3 * S]
+    assert got.tag_ids.tolist() == [0, 2, 0, 2]
+    after_start = SampleBatch.concat(list(store.iter_raw([1], T0 + 2 * S + 1, T0 + 4 * S + 1)))
+    assert after_start.ts.tolist() == [T0 + 3 * S, T0 + 4 * S]
+    assert [len(c) for c in store.iter_raw([0, 1, 2], -(2**63), 2**63 - 1, chunk_rows=1)] == [
+        1
+    ] * 30
+    assert [len(c) for c in store.iter_raw([0, 1, 2], T0, T0 + 10 * S, chunk_rows=10**6)] == [30]
+    assert list(store.iter_raw([7], T0, T0 + 10 * S)) == []
+    assert list(store.iter_raw([0], T0 + 10 * S, T0 + 20 * S)) == []
+    assert list(store.iter_raw([], T0, T0 + 10 * S)) == []
+
+
+def test_closing_an_export_early_releases_its_connection(store: TimeSeriesStore) -> None:
+    store.write(polls(2, 50))
+    for _ in range(6):  # more than the PostgreSQL store's pool of 4 query connections
+        chunks = store.iter_raw([0, 1], T0, T0 + 50 * S, chunk_rows=10)
+        assert len(next(chunks)) == 10
+        chunks.close()  # type: ignore[attr-defined]
+    assert store.count() == 100
+    assert store.write(polls(2, 1, start=T0 + 50 * S)) == 2
 
 
 def test_count_all_and_per_tag(store: TimeSeriesStore) -> None:
@@ -297,6 +362,7 @@ def test_a_closed_store_refuses_calls(store: TimeSeriesStore) -> None:
         lambda: store.raw(0, T0, T0 + S),
         lambda: store.count(),
         lambda: store.last([0]),
+        lambda: list(store.iter_raw([0], T0, T0 + S)),
     ):
         with pytest.raises(StoreError, match="closed"):
             call()

@@ -95,7 +95,7 @@ def run_ingest_bench(
         "points_per_s": points_per_s,
         "raw_points_per_s": raw_points_per_s,
         "ratio": points_per_s / raw_points_per_s,
-        "peak_rss_mb": _peak_rss_mb(),
+        "peak_rss_mb": peak_rss_mb(),
     }
 
 
@@ -163,7 +163,8 @@ def _progress(enabled: bool) -> Iterator[Progress | None]:
         yield bar
 
 
-def _peak_rss_mb() -> float:
+def peak_rss_mb() -> float:
+    """This process's peak resident set size in MiB."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes on macOS, KiB else
 

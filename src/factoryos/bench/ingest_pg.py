@@ -26,7 +26,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from factoryos.bench.errors import BenchError
-from factoryos.bench.ingest import _peak_rss_mb, make_samples, split
+from factoryos.bench.ingest import make_samples, peak_rss_mb, split
 from factoryos.bus.inprocess import InProcessBus
 from factoryos.model.samples import SampleBatch
 from factoryos.store import pg_schema
@@ -75,7 +75,7 @@ def run_postgres_ingest_bench(
         "insert_points_per_s": len(sample) / insert_s,
         "copy_points_per_s": points / copy_s,
         "ratio_to_copy": copy_s / ingest_s,
-        "peak_rss_mb": _peak_rss_mb(),
+        "peak_rss_mb": peak_rss_mb(),
     }
 
 

@@ -8,7 +8,7 @@
 psycopg is imported only when a PostgreSQL URL is opened.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -16,8 +16,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import numpy.typing as npt
 
 from factoryos.model.samples import SampleBatch
-from factoryos.store.duckdb_store import Aggregates, DuckDBStore
+from factoryos.store.duckdb_store import DuckDBStore
 from factoryos.store.errors import StoreError
+from factoryos.store.results import Aggregates
 
 DEFAULT_SCHEMA = "factoryos"
 
@@ -30,6 +31,10 @@ class TimeSeriesStore(Protocol):
     def raw(
         self, tag_id: int, start_ns: int, end_ns: int, *, limit: int = 100_000
     ) -> SampleBatch: ...
+
+    def iter_raw(
+        self, tag_ids: Sequence[int], start_ns: int, end_ns: int, *, chunk_rows: int = 100_000
+    ) -> Iterator[SampleBatch]: ...
 
     def aggregate(
         self, tag_id: int, start_ns: int, end_ns: int, every_ns: int, aggs: Sequence[str]

@@ -12,7 +12,6 @@ import logging
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +22,25 @@ import pyarrow as pa
 
 from factoryos.model.quality import Quality
 from factoryos.model.samples import SampleBatch
-from factoryos.store.errors import InvalidBatchError, QueryError, StoreError
+from factoryos.store.errors import StoreError
 from factoryos.store.lastvalue import LastValueCache
+from factoryos.store.querycheck import (
+    MAX_BUCKETS,
+    MAX_TAG_ID,
+    check_aggs,
+    check_batch,
+    check_every,
+    check_positive,
+    check_range,
+    check_tag,
+    first_of_each_key,
+    in_key_order,
+)
+from factoryos.store.results import Aggregates
+
+__all__ = ["AGGREGATES", "MAX_BUCKETS", "MAX_TAG_ID", "SCHEMA", "Aggregates", "DuckDBStore"]
 
 logger = logging.getLogger(__name__)
-
-MAX_TAG_ID = 2**24 - 1
-"""The largest storable tag id; bounds the memory of the per-tag arrays (~300 MB at most)."""
-MAX_BUCKETS = 100_000
-INT64_MIN, INT64_MAX = int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max)
 
 SCHEMA = (("tag_id", "INTEGER"), ("ts", "BIGINT"), ("value", "DOUBLE"), ("quality", "UTINYINT"))
 AGGREGATES = {
@@ -43,14 +52,7 @@ AGGREGATES = {
     "last": "arg_max(value, ts)",
     "count": "count(*)",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Aggregates:
-    """Per-bucket aggregates: bucket start times and one column per requested aggregate."""
-
-    bucket_ns: npt.NDArray[np.int64]
-    columns: dict[str, npt.NDArray[Any]]
+"""The DuckDB SQL of each aggregate that querycheck knows."""
 
 
 class DuckDBStore:
@@ -84,7 +86,7 @@ class DuckDBStore:
         """Store ``batch``; returns how many samples were new (duplicates are ignored)."""
         if len(batch) == 0:
             return 0
-        _check_batch(batch)
+        check_batch(batch)
         with self._write_lock:
             self._check_open()
             try:
@@ -102,13 +104,10 @@ class DuckDBStore:
 
     def _is_fresh(self, batch: SampleBatch) -> bool:
         """Strictly increasing in (ts, tag) and newer than everything stored for each tag."""
-        ts, ids = batch.ts, batch.tag_ids
-        later = ts[1:] > ts[:-1]
-        ordered = bool(np.all(later | ((ts[1:] == ts[:-1]) & (ids[1:] > ids[:-1]))))
-        return ordered and bool(np.all(ts > self._latest_ts(ids)))
+        return in_key_order(batch) and bool(np.all(batch.ts > self._latest_ts(batch.tag_ids)))
 
     def _write_with_dedup(self, batch: SampleBatch) -> tuple[int, SampleBatch]:
-        unique = batch.take(_first_of_each_key(batch))
+        unique = batch.take(first_of_each_key(batch))
         newer = unique.ts > self._latest_ts(unique.tag_ids)
         fresh, late = unique.take(newer), unique.take(~newer)
         self._con.begin()
@@ -130,10 +129,9 @@ class DuckDBStore:
 
     def raw(self, tag_id: int, start_ns: int, end_ns: int, *, limit: int = 100_000) -> SampleBatch:
         """Samples of ``tag_id`` with ts in [start_ns, end_ns), oldest first, at most ``limit``."""
-        _check_tag(tag_id)
-        _check_range(start_ns, end_ns)
-        if limit < 1:
-            raise QueryError(f"limit must be >= 1, got {limit}")
+        check_tag(tag_id)
+        check_range(start_ns, end_ns)
+        check_positive("limit", limit)
         cols = self._query(
             "SELECT tag_id, ts, value, quality FROM samples"
             " WHERE tag_id = ? AND ts >= ? AND ts < ? ORDER BY ts LIMIT ?",
@@ -147,20 +145,25 @@ class DuckDBStore:
         """Samples of many tags over [start_ns, end_ns), ordered by (ts, tag_id), in chunks of
         at most ``chunk_rows``: for exports, which must never hold a whole range in memory.
 
-        The cursor stays open while the caller iterates; close the iterator to release it.
+        Bad parameters raise here, before iterating. The cursor stays open while the caller
+        iterates; close the iterator to release it.
         """
         for tag_id in tag_ids:
-            _check_tag(tag_id)
-        _check_range(start_ns, end_ns)
-        if chunk_rows < 1:
-            raise QueryError(f"chunk_rows must be >= 1, got {chunk_rows}")
+            check_tag(tag_id)
+        check_range(start_ns, end_ns)
+        check_positive("chunk_rows", chunk_rows)
+        return self._stream(list(tag_ids), start_ns, end_ns, chunk_rows)
+
+    def _stream(
+        self, tag_ids: list[int], start_ns: int, end_ns: int, chunk_rows: int
+    ) -> Iterator[SampleBatch]:
         with self._cursor() as cur:
             try:
                 reader = cur.sql(
                     "SELECT tag_id, ts, value, quality FROM samples"
                     " WHERE tag_id IN (SELECT unnest(?::INTEGER[])) AND ts >= ? AND ts < ?"
                     " ORDER BY ts, tag_id",
-                    params=[list(tag_ids), start_ns, end_ns],
+                    params=[tag_ids, start_ns, end_ns],
                 ).to_arrow_reader(chunk_rows)
                 for chunk in reader:
                     yield SampleBatch.build(
@@ -180,10 +183,10 @@ class DuckDBStore:
         Buckets start at multiples of ``every_ns`` since the epoch; only buckets holding
         samples are returned. Samples of BAD quality are left out.
         """
-        _check_tag(tag_id)
-        _check_range(start_ns, end_ns)
-        names = _check_aggs(aggs)
-        _check_every(start_ns, end_ns, every_ns)
+        check_tag(tag_id)
+        check_range(start_ns, end_ns)
+        names = check_aggs(aggs)
+        check_every(start_ns, end_ns, every_ns)
         exprs = ", ".join(f'{AGGREGATES[name]} AS "{name}"' for name in names)
         cols = self._query(
             f"SELECT ts - ((ts % $every + $every) % $every) AS bucket, {exprs} FROM samples"
@@ -210,7 +213,7 @@ class DuckDBStore:
         if tag_id is None:
             cols = self._query("SELECT count(*) AS n FROM samples", [])
         else:
-            _check_tag(tag_id)
+            check_tag(tag_id)
             cols = self._query("SELECT count(*) AS n FROM samples WHERE tag_id = ?", [tag_id])
         return int(cols["n"][0])
 
@@ -315,54 +318,3 @@ def _insert_missing(con: Any, late: SampleBatch) -> int:
     finally:
         con.unregister("late")
     return int(row[0])
-
-
-def _first_of_each_key(batch: SampleBatch) -> npt.NDArray[np.intp]:
-    """Row indices of the first sample of each (tag, ts), in arrival order."""
-    order = np.lexsort((batch.ts, batch.tag_ids))  # stable: equal keys keep arrival order
-    ids, ts = batch.tag_ids[order], batch.ts[order]
-    first = np.ones(len(order), dtype=np.bool_)
-    first[1:] = (ids[1:] != ids[:-1]) | (ts[1:] != ts[:-1])
-    return np.sort(order[first])
-
-
-def _check_batch(batch: SampleBatch) -> None:
-    low, high = int(batch.tag_ids.min()), int(batch.tag_ids.max())
-    if low < 0 or high > MAX_TAG_ID:
-        bad = low if low < 0 else high
-        raise InvalidBatchError(f"tag_ids: {bad} is outside 0..{MAX_TAG_ID}; nothing written")
-
-
-def _check_tag(tag_id: int) -> None:
-    if not 0 <= tag_id <= MAX_TAG_ID:
-        raise QueryError(f"tag_id: {tag_id} is outside 0..{MAX_TAG_ID}")
-
-
-def _check_range(start_ns: int, end_ns: int) -> None:
-    for name, value in (("start_ns", start_ns), ("end_ns", end_ns)):
-        if not INT64_MIN <= value <= INT64_MAX:
-            raise QueryError(f"{name}: {value} is not an int64 nanosecond time")
-    if start_ns >= end_ns:
-        raise QueryError(f"time range: start_ns ({start_ns}) must be before end_ns ({end_ns})")
-
-
-def _check_aggs(aggs: Sequence[str]) -> list[str]:
-    if isinstance(aggs, str) or not aggs:
-        raise QueryError(f"aggs: give a list of aggregates from {sorted(AGGREGATES)}, got {aggs!r}")
-    unknown = [a for a in aggs if a not in AGGREGATES]
-    if unknown:
-        raise QueryError(f"aggs: unknown aggregate {unknown}; known: {sorted(AGGREGATES)}")
-    return list(dict.fromkeys(aggs))
-
-
-def _check_every(start_ns: int, end_ns: int, every_ns: int) -> None:
-    if every_ns <= 0:
-        raise QueryError(f"every: bucket width must be > 0 ns, got {every_ns}")
-    if every_ns > INT64_MAX // 2:
-        raise QueryError(f"every: bucket width {every_ns} ns is too large")
-    first = start_ns - start_ns % every_ns
-    buckets = (end_ns - 1 - first) // every_ns + 1
-    if buckets > MAX_BUCKETS:
-        raise QueryError(
-            f"every: {every_ns} ns gives {buckets} buckets over the range; at most {MAX_BUCKETS}"
-        )

@@ -14,7 +14,7 @@ last-value cache from a table of one row per tag instead of scanning all samples
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -26,20 +26,22 @@ from psycopg import sql
 from factoryos.model.quality import Quality
 from factoryos.model.samples import SampleBatch
 from factoryos.store import pg_schema
-from factoryos.store.duckdb_store import (
-    AGGREGATES,
-    Aggregates,
-    _check_aggs,
-    _check_batch,
-    _check_every,
-    _check_range,
-    _check_tag,
-    _first_of_each_key,
-)
-from factoryos.store.errors import InvalidBatchError, QueryError, StoreError
+from factoryos.store.errors import InvalidBatchError, StoreError
 from factoryos.store.lastvalue import LastValueCache
 from factoryos.store.pg_copy import decode, decode_samples, encode_samples
 from factoryos.store.pg_pool import ReaderPool, connect, describe
+from factoryos.store.querycheck import (
+    AGGREGATE_NAMES,
+    check_aggs,
+    check_batch,
+    check_every,
+    check_positive,
+    check_range,
+    check_tag,
+    first_of_each_key,
+    in_key_order,
+)
+from factoryos.store.results import Aggregates
 
 logger = logging.getLogger(__name__)
 
@@ -49,10 +51,15 @@ PG_AGGREGATES = {
     "last": "(array_agg(value ORDER BY ts DESC))[1]",
     "count": "count(*)",
 }
-AGG_WIRE = {name: ">i8" if name == "count" else ">f8" for name in AGGREGATES}
+AGG_WIRE = {name: ">i8" if name == "count" else ">f8" for name in AGGREGATE_NAMES}
 MAX_NEW_PARTITIONS = 1000
 """Partitions one write may create: bounds what a batch with absurd timestamps can do."""
 COPY_SAMPLES = "COPY {} (tag_id, ts, value, quality) FROM STDIN (FORMAT BINARY)"
+EXPORT_CURSOR = "factoryos_export"
+FETCHED_ROW = np.dtype(
+    [("tag_id", np.int32), ("ts", np.int64), ("value", np.float64), ("q", np.uint8)]
+)
+"""One row of an export FETCH, as numpy builds a chunk from psycopg's tuples."""
 
 
 class PostgresStore:
@@ -113,7 +120,7 @@ class PostgresStore:
         """Store ``batch``; returns how many samples were new (duplicates are ignored)."""
         if len(batch) == 0:
             return 0
-        _check_batch(batch)
+        check_batch(batch)
         with self._write_lock:
             self._check_open()
             conn = self._writer_connection()
@@ -123,7 +130,7 @@ class PostgresStore:
                     with self._cache_lock:
                         self._cache.update_fresh(batch)
                     return len(batch)
-                unique = batch.take(_first_of_each_key(batch))
+                unique = batch.take(first_of_each_key(batch))
                 stored = self._insert_missing(conn, unique)
             except psycopg.Error as e:
                 _rollback(conn)
@@ -134,13 +141,10 @@ class PostgresStore:
 
     def _is_fresh(self, batch: SampleBatch) -> bool:
         """Strictly increasing in (ts, tag) and newer than everything known for each tag."""
-        ts, ids = batch.ts, batch.tag_ids
-        later = ts[1:] > ts[:-1]
-        ordered = bool(np.all(later | ((ts[1:] == ts[:-1]) & (ids[1:] > ids[:-1]))))
-        if not ordered:
+        if not in_key_order(batch):
             return False
         with self._cache_lock:
-            return bool(np.all(ts > self._cache.latest_ts(ids)))
+            return bool(np.all(batch.ts > self._cache.latest_ts(batch.tag_ids)))
 
     def _try_append(self, conn: psycopg.Connection[Any], batch: SampleBatch) -> bool:
         """COPY straight into samples; False (nothing written) if a row was already stored."""
@@ -202,15 +206,36 @@ class PostgresStore:
 
     def raw(self, tag_id: int, start_ns: int, end_ns: int, *, limit: int = 100_000) -> SampleBatch:
         """Samples of ``tag_id`` with ts in [start_ns, end_ns), oldest first, at most ``limit``."""
-        _check_tag(tag_id)
-        _check_range(start_ns, end_ns)
-        if limit < 1:
-            raise QueryError(f"limit must be >= 1, got {limit}")
+        check_tag(tag_id)
+        check_range(start_ns, end_ns)
+        check_positive("limit", limit)
         query = sql.SQL(
             "SELECT tag_id, ts, value, quality FROM {} WHERE tag_id = {} AND ts >= {} AND ts < {}"
             " ORDER BY ts LIMIT {}"
         ).format(self._table("samples"), *map(sql.Literal, (tag_id, start_ns, end_ns, limit)))
         return decode_samples(self._copy_out(query))
+
+    def iter_raw(
+        self, tag_ids: Sequence[int], start_ns: int, end_ns: int, *, chunk_rows: int = 100_000
+    ) -> Iterator[SampleBatch]:
+        """Samples of many tags over [start_ns, end_ns), ordered by (ts, tag_id), in chunks of
+        at most ``chunk_rows``: for exports, which must never hold a whole range in memory.
+
+        Bad parameters raise here, before iterating. The rows come through a server-side
+        cursor, one FETCH per chunk: each FETCH is its own statement under the statement
+        timeout, so a slow reader (a long download) is not cancelled midway. The iterator
+        holds one query connection of the pool until it is exhausted or closed.
+        """
+        for tag_id in tag_ids:
+            check_tag(tag_id)
+        check_range(start_ns, end_ns)
+        check_positive("chunk_rows", chunk_rows)
+        self._check_open()
+        query = sql.SQL(
+            "SELECT tag_id, ts, value, quality FROM {} WHERE tag_id = ANY(%s::integer[])"
+            " AND ts >= %s AND ts < %s ORDER BY ts, tag_id"
+        ).format(self._table("samples"))
+        return self._stream(query, ([int(t) for t in tag_ids], start_ns, end_ns), chunk_rows)
 
     def aggregate(
         self, tag_id: int, start_ns: int, end_ns: int, every_ns: int, aggs: Sequence[str]
@@ -220,10 +245,10 @@ class PostgresStore:
         Buckets start at multiples of ``every_ns`` since the epoch; only buckets holding
         samples are returned. Samples of BAD quality are left out.
         """
-        _check_tag(tag_id)
-        _check_range(start_ns, end_ns)
-        names = _check_aggs(aggs)
-        _check_every(start_ns, end_ns, every_ns)
+        check_tag(tag_id)
+        check_range(start_ns, end_ns)
+        names = check_aggs(aggs)
+        check_every(start_ns, end_ns, every_ns)
         every = sql.Literal(every_ns)
         exprs = sql.SQL(", ").join(
             sql.SQL("{} AS {}").format(sql.SQL(PG_AGGREGATES[n]), sql.Identifier(n)) for n in names
@@ -258,7 +283,7 @@ class PostgresStore:
         """How many samples are stored, for one tag or all."""
         query = sql.SQL("SELECT count(*) FROM {}").format(self._table("samples"))
         if tag_id is not None:
-            _check_tag(tag_id)
+            check_tag(tag_id)
             query = sql.SQL("{} WHERE tag_id = {}").format(query, sql.Literal(tag_id))
         rows = decode(self._copy_out(query), (("n", ">i8"),))
         return int(rows["n"][0])
@@ -321,6 +346,24 @@ class PostgresStore:
                     return b"".join(bytes(chunk) for chunk in copy)
             except psycopg.Error as e:
                 raise StoreError(f"query on {self._where} failed: {e}") from e
+
+    def _stream(
+        self, query: sql.Composed, params: tuple[object, ...], chunk_rows: int
+    ) -> Iterator[SampleBatch]:
+        with self._pool.connection() as conn:
+            try:  # a server-side cursor lives in a transaction; closing it early rolls back
+                with conn.transaction(), conn.cursor(name=EXPORT_CURSOR, binary=True) as cur:
+                    cur.execute(query, params)
+                    while rows := cur.fetchmany(chunk_rows):
+                        chunk = np.array(rows, dtype=FETCHED_ROW)
+                        yield SampleBatch(
+                            chunk["tag_id"].copy(),
+                            chunk["ts"].copy(),
+                            chunk["value"].copy(),
+                            chunk["q"].copy(),
+                        )
+            except psycopg.Error as e:
+                raise StoreError(f"export from {self._where} failed: {e}") from e
 
     def _load_cache(self) -> LastValueCache:
         query = sql.SQL("SELECT tag_id, ts, value, quality FROM {}").format(
