@@ -97,16 +97,39 @@ def bench_ingest(
     rounds: Annotated[
         int, typer.Option(help="Alternating runs of each path; medians count.", min=1)
     ] = 3,
+    backend: Annotated[
+        str, typer.Option(help="duckdb (embedded) or postgres (server).")
+    ] = "duckdb",
+    url: Annotated[
+        str, typer.Option(help="PostgreSQL to measure (its own schemas, dropped after).")
+    ] = "postgresql://postgres@127.0.0.1:5432/test",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Points per second through the real ingest path, next to a raw DuckDB Arrow append."""
-    from factoryos.bench.ingest import format_ingest_table, run_ingest_bench
+    """Points per second through the real ingest path, next to the backend's limit (a raw
+    DuckDB Arrow append; for PostgreSQL a binary COPY, and a row-by-row INSERT baseline)."""
+    from rich.table import Table
 
-    result = run_ingest_bench(points=points, tags=tags, rounds=rounds, progress=not as_json)
+    table: Table
+    if backend == "postgres":
+        from factoryos.bench.ingest_pg import (
+            format_postgres_ingest_table,
+            run_postgres_ingest_bench,
+        )
+
+        result = run_postgres_ingest_bench(points, url, tags, progress=not as_json)
+        table = format_postgres_ingest_table(result)
+    elif backend == "duckdb":
+        from factoryos.bench.ingest import format_ingest_table, run_ingest_bench
+
+        result = run_ingest_bench(points=points, tags=tags, rounds=rounds, progress=not as_json)
+        table = format_ingest_table(result)
+    else:
+        err.print(f"[red]--backend: {backend!r} is not duckdb or postgres[/red]")
+        raise typer.Exit(2)
     if as_json:
         sys.stdout.write(json.dumps(result) + "\n")
     else:
-        out.print(format_ingest_table(result))
+        out.print(table)
 
 
 def _settings() -> "Settings":
@@ -172,6 +195,7 @@ def _launch(
                 step=step,
                 on_ready=ready,
                 feeds=settings.feeds(),
+                store_url=settings.store,
             )
         )
     finally:
@@ -198,6 +222,10 @@ def serve(
     data_dir: DataDirOption = None,
     host: Annotated[str | None, typer.Option(help="Listen address [FACTORYOS_HOST].")] = None,
     port: Annotated[int | None, typer.Option(help="Listen port [FACTORYOS_PORT].")] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(help="Time series in PostgreSQL: postgresql://… [FACTORYOS_STORE]."),
+    ] = None,
     nats_url: Annotated[
         str | None,
         typer.Option(help="Ingest edge gateways from this NATS JetStream [FACTORYOS_NATS_URL]."),
@@ -221,6 +249,7 @@ def serve(
 ) -> None:
     """Poll the site's devices and gateways, store their data, serve the API and web page."""
     feeds = {
+        "store": store,
         "nats_url": nats_url,
         "nats_stream": nats_stream,
         "sparkplug_broker": sparkplug_broker,

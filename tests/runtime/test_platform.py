@@ -2,9 +2,12 @@
 
 import asyncio
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import psycopg
 import pytest
 
 from factoryos.bus.inprocess import Overflow
@@ -36,11 +39,11 @@ def _site(silent_port: int) -> SiteFile:
     return with_ports(site, ports)
 
 
-async def _run(tmp_path: Path) -> tuple[Platform, list[SampleBatch]]:
+async def _run(tmp_path: Path, store_url: str | None) -> tuple[Platform, list[SampleBatch]]:
     asked = asyncio.Event()
     silent, silent_port = await _silent_server(asked)
     site = _site(silent_port)
-    platform = Platform(site, tmp_path)
+    platform = Platform(site, tmp_path, store_url)
     audit = platform.bus.subscribe("audit", maxsize=100_000, overflow=Overflow.BLOCK)
     sim = SimulatorHost(VirtualFactory(site, seed=5, start_ns=time.time_ns()))
     sim.servers.pop(SILENT)  # played by the silent server instead
@@ -59,8 +62,25 @@ async def _run(tmp_path: Path) -> tuple[Platform, list[SampleBatch]]:
     return platform, audit.take_all()
 
 
-def test_every_published_sample_is_stored_once_even_at_shutdown(tmp_path: Path) -> None:
-    platform, published = asyncio.run(_run(tmp_path))
+PG = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def store_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """The embedded store, or a PostgreSQL schema of its own (server mode)."""
+    if request.param == "duckdb":
+        yield None
+        return
+    schema = f"platform_{uuid.uuid4().hex[:8]}"
+    yield f"{PG}?schema={schema}"
+    with psycopg.connect(PG, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def test_every_published_sample_is_stored_once_even_at_shutdown(
+    tmp_path: Path, store_url: str | None
+) -> None:
+    platform, published = asyncio.run(_run(tmp_path, store_url))
     try:
         sent = SampleBatch.concat(published)
         assert len(sent) > 0

@@ -4,8 +4,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from factoryos.bus.inprocess import InProcessBus
+from factoryos.store.backend import TimeSeriesStore
 from factoryos.store.catalog import Catalog
-from factoryos.store.duckdb_store import DuckDBStore
 
 
 class TagWriter(Protocol):
@@ -20,6 +20,6 @@ class Services:
     process runs the drivers, the way to write setpoints."""
 
     catalog: Catalog
-    store: DuckDBStore
+    store: TimeSeriesStore
     bus: InProcessBus
     writer: TagWriter | None = None

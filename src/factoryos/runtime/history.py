@@ -8,7 +8,7 @@ import numpy as np
 from factoryos.model import SampleBatch
 from factoryos.model.devices import ModbusTcpDevice, S7Device
 from factoryos.sim import VirtualFactory
-from factoryos.store.duckdb_store import DuckDBStore
+from factoryos.store.backend import TimeSeriesStore
 
 #: Steps gathered into one columnar write.
 CHUNK_STEPS = 600
@@ -38,7 +38,7 @@ def _poll_every(factory: VirtualFactory, device_of: dict[str, str]) -> dict[str,
 
 def record_history(
     factory: VirtualFactory,
-    store: DuckDBStore,
+    store: TimeSeriesStore,
     tag_ids: dict[str, int],
     steps: int,
     on_progress: Callable[[int], None] = lambda _n: None,

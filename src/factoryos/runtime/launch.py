@@ -51,12 +51,13 @@ async def run_platform(
     step: Callable[[str], None],
     on_ready: Callable[[str], None],
     feeds: Feeds | None = None,
+    store_url: str | None = None,
 ) -> None:
     """Run until SIGINT/SIGTERM; ``step`` reports start-up progress, ``on_ready`` the key."""
     stop = asyncio.Event()
     _stop_on_signals(stop)
     step("opening the catalog and time-series store")
-    platform = Platform(site, data_dir)
+    platform = Platform(site, data_dir, store_url)
     sim = (
         SimulatorHost(VirtualFactory(site, seed=seed, start_ns=time.time_ns()))
         if simulate

@@ -22,8 +22,8 @@ from factoryos.errors import FactoryOSError
 from factoryos.model import SiteFile
 from factoryos.runtime.feeds import Feeds, Task
 from factoryos.runtime.metrics import MetricSources, build_registry
+from factoryos.store.backend import TimeSeriesStore, open_store
 from factoryos.store.catalog import Catalog, Role
-from factoryos.store.duckdb_store import DuckDBStore
 from factoryos.store.ingest import Ingestor
 
 log = logging.getLogger(__name__)
@@ -59,8 +59,9 @@ class Platform:
 
     site: SiteFile
     data_dir: Path
+    store_url: str | None = None  # a PostgreSQL URL; None: DuckDB in data_dir
     catalog: Catalog = field(init=False)
-    store: DuckDBStore = field(init=False)
+    store: TimeSeriesStore = field(init=False)
     bus: InProcessBus = field(init=False)
     tag_ids: dict[str, int] = field(init=False)
 
@@ -69,7 +70,7 @@ class Platform:
         self.catalog = Catalog(f"sqlite:///{self.data_dir / 'catalog.sqlite'}")
         self.catalog.migrate()
         self.tag_ids = self.catalog.register_site(self.site)
-        self.store = DuckDBStore(self.data_dir / "timeseries.duckdb")
+        self.store = open_store(self.store_url or str(self.data_dir / "timeseries.duckdb"))
         self.bus = InProcessBus()
 
     def admin_key(self, name: str) -> str:

@@ -17,6 +17,11 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FACTORYOS_", extra="ignore")
 
     data_dir: Path = Field(default=Path(".factoryos"), description="Catalog and time series.")
+    store: str | None = Field(
+        default=None,
+        description="Time series in PostgreSQL: postgresql://user@host/db[?schema=…]; "
+        "default DuckDB in data_dir.",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     url: str = Field(default="http://127.0.0.1:8000", description="API used by `query`.")
