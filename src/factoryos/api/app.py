@@ -13,6 +13,7 @@ from factoryos.api.routes import (
     keys,
     live,
     metrics,
+    resample,
     sites,
     writes,
 )
@@ -45,7 +46,7 @@ def create_app(services: Services, *, metrics_registry: CollectorRegistry | None
     app.state.services = services
     app.state.metrics = metrics_registry
     install_error_handlers(app)
-    for module in (health, assets, history, export, keys, sites, live, writes, metrics):
+    for module in (health, assets, history, resample, export, keys, sites, live, writes, metrics):
         app.include_router(module.router)
     mount_web(app)
     return app
