@@ -6,6 +6,12 @@ index (a PRIMARY KEY made appends ~17x slower, see docs/benchmarks.md). The last
 doubles as a per-tag high-water mark: a batch whose samples are in (ts, tag) order and all
 newer than everything stored for their tag is appended as is; anything else is deduplicated
 in numpy and its late rows go through an anti-join against the table.
+
+Rollups (see rollups.py): the tables rollup_1m and rollup_1h, primary key (tag_id,
+bucket_ns), get the partials of exactly the samples each write stored merged in, in the same
+transaction; long-range aggregates read them. `apply_retention` deletes old samples and
+rollup buckets; samples older than the raw cutoff it applied are dropped by later writes, so
+a replay of expired data cannot count twice in the rollups.
 """
 
 import logging
@@ -22,6 +28,7 @@ import pyarrow as pa
 
 from factoryos.model.quality import Quality
 from factoryos.model.samples import SampleBatch
+from factoryos.store import rollups
 from factoryos.store.errors import StoreError
 from factoryos.store.lastvalue import LastValueCache
 from factoryos.store.querycheck import (
@@ -37,6 +44,7 @@ from factoryos.store.querycheck import (
     in_key_order,
 )
 from factoryos.store.results import Aggregates
+from factoryos.store.rollups import COLUMN_LIST, LEVELS, MERGE_SET, PARTIAL_COLUMNS, Plan
 
 __all__ = ["AGGREGATES", "MAX_BUCKETS", "MAX_TAG_ID", "SCHEMA", "Aggregates", "DuckDBStore"]
 
@@ -53,6 +61,19 @@ AGGREGATES = {
     "count": "count(*)",
 }
 """The DuckDB SQL of each aggregate that querycheck knows."""
+ROLLUP_AGGREGATES = {
+    "min": 'min("min")',
+    "max": 'max("max")',
+    "avg": 'sum("sum") / sum("count")',
+    "sum": 'sum("sum")',
+    "first": 'arg_min("first", first_ts)',
+    "last": 'arg_max("last", last_ts)',
+    "count": 'sum("count")::BIGINT',
+}
+"""Each aggregate over rollup partials (and raw samples as one-sample partials)."""
+ROLLUP_TYPES = {
+    "int32": "INTEGER", "int64": "BIGINT", "float64": "DOUBLE"
+}  # fmt: skip
 
 
 class DuckDBStore:
@@ -71,6 +92,7 @@ class DuckDBStore:
         self._con = _connect(self.path)
         try:
             _ensure_schema(self._con, self.path)
+            self._raw_cutoff = _ensure_rollups(self._con)
             self._reader = self._con.cursor()
             self._cache = _load_cache(self._reader)
         except BaseException:
@@ -89,9 +111,10 @@ class DuckDBStore:
         check_batch(batch)
         with self._write_lock:
             self._check_open()
+            batch = self._unexpired(batch)
             try:
                 if self._is_fresh(batch):
-                    _append(self._con, batch)
+                    _in_transaction(self._con, _store_fresh, batch)
                     with self._cache_lock:
                         self._cache.update_fresh(batch)
                     return len(batch)
@@ -102,6 +125,14 @@ class DuckDBStore:
                 self._cache.update(fresh)
         return stored
 
+    def _unexpired(self, batch: SampleBatch) -> SampleBatch:
+        """``batch`` without the samples older than the applied raw retention cutoff."""
+        if self._raw_cutoff is None or int(batch.ts.min()) >= self._raw_cutoff:
+            return batch
+        keep = batch.ts >= self._raw_cutoff
+        logger.debug("dropping %d samples older than the retention cutoff", int((~keep).sum()))
+        return batch.take(keep)
+
     def _is_fresh(self, batch: SampleBatch) -> bool:
         """Strictly increasing in (ts, tag) and newer than everything stored for each tag."""
         return in_key_order(batch) and bool(np.all(batch.ts > self._latest_ts(batch.tag_ids)))
@@ -110,16 +141,8 @@ class DuckDBStore:
         unique = batch.take(first_of_each_key(batch))
         newer = unique.ts > self._latest_ts(unique.tag_ids)
         fresh, late = unique.take(newer), unique.take(~newer)
-        self._con.begin()
-        try:
-            if len(fresh):
-                _append(self._con, fresh)
-            stored_late = _insert_missing(self._con, late) if len(late) else 0
-            self._con.commit()
-        except BaseException:
-            self._con.rollback()
-            raise
-        return len(fresh) + stored_late, fresh
+        stored = _in_transaction(self._con, _store_with_dedup, fresh, late)
+        return stored, fresh
 
     def _latest_ts(self, tag_ids: npt.NDArray[np.int32]) -> npt.NDArray[np.int64]:
         with self._cache_lock:  # it may grow the cache's arrays under a concurrent `last`
@@ -187,20 +210,50 @@ class DuckDBStore:
         check_range(start_ns, end_ns)
         names = check_aggs(aggs)
         check_every(start_ns, end_ns, every_ns)
-        exprs = ", ".join(f'{AGGREGATES[name]} AS "{name}"' for name in names)
+        params = {
+            "every": every_ns,
+            "tag": tag_id,
+            "start": start_ns,
+            "end": end_ns,
+            "bad": int(Quality.BAD),
+        }
+        plan = rollups.choose(start_ns, end_ns, every_ns)
+        if plan is None:
+            exprs = ", ".join(f'{AGGREGATES[name]} AS "{name}"' for name in names)
+            source = (
+                "(SELECT ts, value FROM samples WHERE tag_id = $tag AND ts >= $start"
+                " AND ts < $end AND quality <> $bad)"
+            )
+        else:
+            exprs = ", ".join(f'{ROLLUP_AGGREGATES[name]} AS "{name}"' for name in names)
+            source = _rollup_source(plan)
+            params |= {"inner_start": plan.inner_start, "inner_end": plan.inner_end}
         cols = self._query(
-            f"SELECT ts - ((ts % $every + $every) % $every) AS bucket, {exprs} FROM samples"
-            " WHERE tag_id = $tag AND ts >= $start AND ts < $end AND quality <> $bad"
+            f"SELECT ts - ((ts % $every + $every) % $every) AS bucket, {exprs} FROM {source}"
             " GROUP BY bucket ORDER BY bucket",
-            {
-                "every": every_ns,
-                "tag": tag_id,
-                "start": start_ns,
-                "end": end_ns,
-                "bad": int(Quality.BAD),
-            },
+            params,
         )
         return Aggregates(cols["bucket"], {name: cols[name] for name in names})
+
+    # -- retention ----------------------------------------------------------------------------
+
+    def apply_retention(
+        self, raw_keep_ns: int, rollup_1m_keep_ns: int, rollup_1h_keep_ns: int, now_ns: int
+    ) -> dict[str, int]:
+        """Delete samples older than ``now_ns - raw_keep_ns`` and rollup buckets that ended
+        before ``now_ns`` minus their keep; returns the rows deleted per table. Later writes
+        drop samples older than the raw cutoff (a replay of deleted data must not be stored
+        and counted in the rollups again)."""
+        cut = rollups.cutoffs(raw_keep_ns, rollup_1m_keep_ns, rollup_1h_keep_ns, now_ns)
+        with self._write_lock:
+            self._check_open()
+            try:
+                deleted: dict[str, int] = _in_transaction(self._con, _delete_expired, cut)
+            except duckdb.Error as e:
+                raise StoreError(f"retention on {self._where} failed: {e}") from e
+            self._raw_cutoff = max(cut.raw_ns, self._raw_cutoff or cut.raw_ns)
+        logger.info("retention on %s deleted %s", self._where, deleted)
+        return deleted
 
     def last(self, tag_ids: npt.ArrayLike) -> SampleBatch:
         """The newest sample of each tag, in request order; tags without samples are omitted."""
@@ -281,6 +334,98 @@ def _ensure_schema(con: Any, path: Path | None) -> None:
         raise StoreError(f"{path}: table samples has columns {found}, expected {list(SCHEMA)}")
 
 
+def _ensure_rollups(con: Any) -> int | None:
+    """Create the rollup tables, filled from the samples when they are new (a store made
+    before rollups existed); returns the raw retention cutoff applied so far, if any."""
+    columns = ", ".join(f'"{name}" {ROLLUP_TYPES[kind]} NOT NULL' for name, kind in PARTIAL_COLUMNS)
+    try:
+        con.execute("CREATE TABLE IF NOT EXISTS store_meta (key VARCHAR PRIMARY KEY, value BIGINT)")
+        for level in LEVELS:
+            exists = con.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [level.table]
+            ).fetchone()[0]
+            if exists:
+                continue
+            con.execute(f"CREATE TABLE {level.table} ({columns}, PRIMARY KEY (tag_id, bucket_ns))")
+            con.execute(
+                f"INSERT INTO {level.table} SELECT tag_id, ts - ((ts % $w + $w) % $w) AS b,"
+                " min(value), max(value), sum(value), count(*), min(ts), arg_min(value, ts),"
+                " max(ts), arg_max(value, ts) FROM samples WHERE quality <> $bad"
+                " GROUP BY tag_id, b",
+                {"w": level.width_ns, "bad": int(Quality.BAD)},
+            )
+        row = con.execute("SELECT value FROM store_meta WHERE key = 'raw_cutoff_ns'").fetchone()
+    except duckdb.Error as e:
+        raise StoreError(f"cannot prepare the rollups: {e}") from e
+    return None if row is None else int(row[0])
+
+
+def _rollup_source(plan: Plan) -> str:
+    """Partials of the query range: rollup rows inside, raw samples at the unaligned ends."""
+    return (
+        '(SELECT bucket_ns AS ts, "min", "max", "sum", "count", first_ts, "first",'
+        f' last_ts, "last" FROM {plan.level.table} WHERE tag_id = $tag'
+        " AND bucket_ns >= $inner_start AND bucket_ns < $inner_end"
+        " UNION ALL SELECT ts, value, value, value, 1, ts, value, ts, value FROM samples"
+        " WHERE tag_id = $tag AND quality <> $bad AND ((ts >= $start AND ts < $inner_start)"
+        " OR (ts >= $inner_end AND ts < $end)))"
+    )
+
+
+def _in_transaction(con: Any, work: Any, *args: Any) -> Any:
+    con.begin()
+    try:
+        result = work(con, *args)
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+    return result
+
+
+def _store_fresh(con: Any, batch: SampleBatch) -> None:
+    _append(con, batch)
+    _merge_rollups(con, batch)
+
+
+def _store_with_dedup(con: Any, fresh: SampleBatch, late: SampleBatch) -> int:
+    if len(fresh):
+        _store_fresh(con, fresh)
+    if not len(late):
+        return len(fresh)
+    stored_late = _insert_missing(con, late)
+    _merge_rollups(con, stored_late)
+    return len(fresh) + len(stored_late)
+
+
+def _merge_rollups(con: Any, stored: SampleBatch) -> None:
+    """Merge the partials of ``stored`` (samples just stored, none twice) into the rollups."""
+    for level, parts in rollups.level_partials(stored):
+        con.register("partials", pa.table(parts))
+        try:
+            con.execute(
+                f"INSERT INTO {level.table} AS r SELECT {COLUMN_LIST} FROM partials {MERGE_SET}"
+            )
+        finally:
+            con.unregister("partials")
+
+
+def _delete_expired(con: Any, cut: rollups.Cutoffs) -> dict[str, int]:
+    deleted = {"samples": _delete(con, "samples", "ts", cut.raw_ns)}
+    for table, bucket_ns in cut.bucket_ns.items():
+        deleted[table] = _delete(con, table, "bucket_ns", bucket_ns)
+    con.execute(
+        "INSERT INTO store_meta VALUES ('raw_cutoff_ns', ?)"
+        " ON CONFLICT (key) DO UPDATE SET value = greatest(value, excluded.value)",
+        [cut.raw_ns],
+    )
+    return deleted
+
+
+def _delete(con: Any, table: str, column: str, before: int) -> int:
+    return int(con.execute(f"DELETE FROM {table} WHERE {column} < ?", [before]).fetchone()[0])
+
+
 def _load_cache(cur: Any) -> LastValueCache:
     cols = cur.execute(
         "SELECT tag_id, max(ts) AS ts, arg_max(value, ts) AS value,"
@@ -305,16 +450,17 @@ def _append(con: Any, batch: SampleBatch) -> None:
         con.unregister("incoming")
 
 
-def _insert_missing(con: Any, late: SampleBatch) -> int:
-    """Insert the rows of ``late`` not stored yet; the ts bounds let DuckDB skip row groups."""
+def _insert_missing(con: Any, late: SampleBatch) -> SampleBatch:
+    """Insert the rows of ``late`` not stored yet and return them; the ts bounds let DuckDB
+    skip row groups."""
     con.register("late", _arrow(late))
     try:
-        row = con.execute(
+        cols = con.execute(
             "INSERT INTO samples SELECT l.tag_id, l.ts, l.value, l.quality FROM late AS l"
             " ANTI JOIN (SELECT tag_id, ts FROM samples WHERE ts BETWEEN ? AND ?) AS s"
-            " ON s.tag_id = l.tag_id AND s.ts = l.ts",
+            " ON s.tag_id = l.tag_id AND s.ts = l.ts RETURNING tag_id, ts, value, quality",
             [int(late.ts.min()), int(late.ts.max())],
-        ).fetchone()
+        ).fetchnumpy()
     finally:
         con.unregister("late")
-    return int(row[0])
+    return SampleBatch(cols["tag_id"], cols["ts"], cols["value"], cols["quality"])

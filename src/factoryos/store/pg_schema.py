@@ -20,7 +20,9 @@ from typing import Any, Literal
 import psycopg
 from psycopg import sql
 
+from factoryos.model.quality import Quality
 from factoryos.store.errors import StoreError
+from factoryos.store.rollups import LEVELS, PARTIAL_COLUMNS, Cutoffs
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +30,8 @@ DAY_NS = 86_400 * 10**9
 COMPRESS_AFTER_NS = 7 * DAY_NS
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 PARTITION_PREFIX = "samples_p"
+PG_TYPES = {"int32": "integer", "int64": "bigint", "float64": "double precision"}
+ROLLUP_COLUMNS = ", ".join(f'"{name}" {PG_TYPES[kind]} NOT NULL' for name, kind in PARTIAL_COLUMNS)
 
 Kind = Literal["partitioned", "timescale"]
 COLUMNS = "tag_id integer NOT NULL, ts bigint NOT NULL, value double precision NOT NULL," \
@@ -68,13 +72,43 @@ def ensure_schema(conn: psycopg.Connection[Any], schema: str, partition_ns: int 
             kind: Kind = "timescale" if timescale_installed(conn) else "partitioned"
             layout = Layout(kind, partition_ns or DAY_NS)
             _create_tables(conn, schema, layout)
+            ensure_rollups(conn, schema)
             return layout
+        ensure_rollups(conn, schema)
     if partition_ns is not None and partition_ns != recorded.partition_ns:
         raise StoreError(
             f"partition_ns: schema {schema} was created with {recorded.partition_ns} ns"
             f" partitions, got {partition_ns}"
         )
     return recorded
+
+
+def ensure_rollups(conn: psycopg.Connection[Any], schema: str) -> None:
+    """Create the rollup tables that are missing, filled from the samples (a schema made
+    before rollups existed); call under the schema lock."""
+    for level in LEVELS:
+        table = sql.Identifier(schema, level.table)
+        found = conn.execute("SELECT to_regclass(%s)", [table.as_string(conn)]).fetchone()
+        if found is not None and found[0] is not None:
+            continue
+        conn.execute(
+            sql.SQL(
+                "CREATE TABLE {} (" + ROLLUP_COLUMNS + ", PRIMARY KEY (tag_id, bucket_ns))"
+            ).format(table)
+        )
+        conn.execute(
+            sql.SQL(
+                "INSERT INTO {} SELECT tag_id, ts - ((ts % {w} + {w}) % {w}) AS b, min(value),"
+                " max(value), sum(value), count(*), min(ts), (array_agg(value ORDER BY ts))[1],"
+                " max(ts), (array_agg(value ORDER BY ts DESC))[1] FROM {} WHERE quality <> {bad}"
+                " GROUP BY tag_id, b"
+            ).format(
+                table,
+                sql.Identifier(schema, "samples"),
+                w=sql.Literal(level.width_ns),
+                bad=sql.Literal(int(Quality.BAD)),
+            )
+        )
 
 
 def _lock(conn: psycopg.Connection[Any], schema: str) -> None:
@@ -214,3 +248,59 @@ def create_partitions(
                 )
             )
     logger.debug("partitions of %s.samples now include %s", schema, indices)
+
+
+# -- retention ----------------------------------------------------------------------------
+
+
+def raw_cutoff(conn: psycopg.Connection[Any], schema: str) -> int | None:
+    """The raw retention cutoff applied so far, if any."""
+    row = conn.execute(
+        sql.SQL("SELECT value FROM {} WHERE key = 'raw_cutoff_ns'").format(
+            sql.Identifier(schema, "store_meta")
+        )
+    ).fetchone()
+    return None if row is None else int(row[0])
+
+
+def delete_expired(
+    conn: psycopg.Connection[Any], schema: str, layout: Layout, cut: Cutoffs
+) -> tuple[dict[str, int], set[int]]:
+    """Delete what ``cut`` expires and record the raw cutoff, in the caller's transaction:
+    partitions wholly before the raw cutoff are dropped (no dead rows to vacuum), the rest
+    is deleted row by row. Returns the rows deleted per table and the dropped partitions."""
+    _lock(conn, schema)
+    dropped: set[int] = set()
+    removed = 0
+    if layout.kind == "partitioned":
+        for index in sorted(existing_partitions(conn, schema)):
+            if (index + 1) * layout.partition_ns > cut.raw_ns:
+                continue
+            partition = sql.Identifier(schema, partition_name(index))
+            row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(partition)).fetchone()
+            removed += int(row[0]) if row else 0
+            conn.execute(sql.SQL("DROP TABLE {}").format(partition))
+            dropped.add(index)
+    deleted = {"samples": removed + _delete(conn, schema, "samples", "ts", cut.raw_ns)}
+    for table, bucket_ns in cut.bucket_ns.items():
+        deleted[table] = _delete(conn, schema, table, "bucket_ns", bucket_ns)
+    conn.execute(
+        sql.SQL(
+            "INSERT INTO {} VALUES ('raw_cutoff_ns', %s) ON CONFLICT (key) DO UPDATE"
+            " SET value = greatest(m.value::bigint, excluded.value::bigint)::text"
+        ).format(sql.SQL("{} AS m").format(sql.Identifier(schema, "store_meta"))),
+        [str(cut.raw_ns)],
+    )
+    return deleted, dropped
+
+
+def _delete(
+    conn: psycopg.Connection[Any], schema: str, table: str, column: str, before: int
+) -> int:
+    cur = conn.execute(
+        sql.SQL("DELETE FROM {} WHERE {} < %s").format(
+            sql.Identifier(schema, table), sql.Identifier(column)
+        ),
+        [before],
+    )
+    return cur.rowcount

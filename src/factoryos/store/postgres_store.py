@@ -10,6 +10,11 @@ other batch, it is deduplicated in numpy, COPYed into a temporary staging table 
 with ``INSERT … ON CONFLICT DO NOTHING``. Every write also upserts the newest sample per tag
 into the small ``last_values`` table in the same transaction, so opening a store loads the
 last-value cache from a table of one row per tag instead of scanning all samples.
+
+Rollups (see rollups.py): every write merges the partials of exactly the samples it stored
+(the dedup path learns them from ``INSERT … RETURNING``) into rollup_1m and rollup_1h in the
+same transaction; long-range aggregates read them. `apply_retention` drops whole partitions
+older than the raw cutoff and deletes the rest; later writes drop samples older than it.
 """
 
 import logging
@@ -25,10 +30,17 @@ from psycopg import sql
 
 from factoryos.model.quality import Quality
 from factoryos.model.samples import SampleBatch
-from factoryos.store import pg_schema
+from factoryos.store import pg_schema, rollups
 from factoryos.store.errors import InvalidBatchError, StoreError
 from factoryos.store.lastvalue import LastValueCache
-from factoryos.store.pg_copy import decode, decode_samples, encode_samples
+from factoryos.store.pg_copy import (
+    HEADER,
+    TRAILER,
+    decode,
+    decode_samples,
+    encode_samples,
+    row_dtype,
+)
 from factoryos.store.pg_pool import ReaderPool, connect, describe
 from factoryos.store.querycheck import (
     AGGREGATE_NAMES,
@@ -42,6 +54,7 @@ from factoryos.store.querycheck import (
     in_key_order,
 )
 from factoryos.store.results import Aggregates
+from factoryos.store.rollups import COLUMN_LIST, LEVELS, MERGE_SET, PARTIAL_COLUMNS
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +64,30 @@ PG_AGGREGATES = {
     "last": "(array_agg(value ORDER BY ts DESC))[1]",
     "count": "count(*)",
 }
+ROLLUP_AGGREGATES = {
+    "min": 'min("min")',
+    "max": 'max("max")',
+    "avg": 'sum("sum") / sum("count")',
+    "sum": 'sum("sum")',
+    "first": '(array_agg("first" ORDER BY first_ts))[1]',
+    "last": '(array_agg("last" ORDER BY last_ts DESC))[1]',
+    "count": 'sum("count")::bigint',
+}
+"""Each aggregate over rollup partials (and raw samples as one-sample partials)."""
+WIRE_TYPES = {"int32": ">i4", "int64": ">i8", "float64": ">f8"}
+PARTIAL_ROW = row_dtype(tuple((name, WIRE_TYPES[kind]) for name, kind in PARTIAL_COLUMNS))
+RAW_SOURCE = (
+    "(SELECT ts, value FROM {samples} WHERE tag_id = {tag} AND ts >= {start} AND ts < {end}"
+    " AND quality <> {bad})"
+)
+ROLLUP_SOURCE = (
+    '(SELECT bucket_ns AS ts, "min", "max", "sum", "count", first_ts, "first", last_ts, "last"'
+    " FROM {rollup} WHERE tag_id = {tag} AND bucket_ns >= {inner_start}"
+    " AND bucket_ns < {inner_end} UNION ALL SELECT ts, value, value, value, 1, ts, value, ts,"
+    " value FROM {samples} WHERE tag_id = {tag} AND quality <> {bad}"
+    " AND ((ts >= {start} AND ts < {inner_start}) OR (ts >= {inner_end} AND ts < {end})))"
+)
+"""Partials of a query range: rollup rows inside, raw samples at the unaligned ends."""
 AGG_WIRE = {name: ">i8" if name == "count" else ">f8" for name in AGGREGATE_NAMES}
 MAX_NEW_PARTITIONS = 1000
 """Partitions one write may create: bounds what a batch with absurd timestamps can do."""
@@ -91,6 +128,7 @@ class PostgresStore:
         try:
             self.layout = pg_schema.ensure_schema(writer, schema, partition_ns)
             self._partitions = pg_schema.existing_partitions(writer, schema)
+            self._raw_cutoff = pg_schema.raw_cutoff(writer, schema)
             writer.commit()
         except psycopg.Error as e:
             writer.close()
@@ -123,6 +161,9 @@ class PostgresStore:
         check_batch(batch)
         with self._write_lock:
             self._check_open()
+            batch = self._unexpired(batch)
+            if len(batch) == 0:
+                return 0
             conn = self._writer_connection()
             try:
                 self._ensure_partitions(conn, batch.ts)
@@ -139,6 +180,14 @@ class PostgresStore:
                 self._cache.update(_newest_per_tag(unique))
         return stored
 
+    def _unexpired(self, batch: SampleBatch) -> SampleBatch:
+        """``batch`` without the samples older than the applied raw retention cutoff."""
+        if self._raw_cutoff is None or int(batch.ts.min()) >= self._raw_cutoff:
+            return batch
+        keep = batch.ts >= self._raw_cutoff
+        logger.debug("dropping %d samples older than the retention cutoff", int((~keep).sum()))
+        return batch.take(keep)
+
     def _is_fresh(self, batch: SampleBatch) -> bool:
         """Strictly increasing in (ts, tag) and newer than everything known for each tag."""
         if not in_key_order(batch):
@@ -151,6 +200,7 @@ class PostgresStore:
         try:
             with conn.cursor() as cur:
                 _copy(cur, self._table("samples"), batch)
+                self._merge_rollups(cur, batch)
                 self._upsert_last(cur, _newest_per_tag(batch))
             conn.commit()
         except pg_errors.UniqueViolation:
@@ -161,16 +211,33 @@ class PostgresStore:
     def _insert_missing(self, conn: psycopg.Connection[Any], unique: SampleBatch) -> int:
         with conn.cursor() as cur:
             _copy(cur, sql.Identifier("incoming"), unique)
-            cur.execute(
-                sql.SQL(
-                    "INSERT INTO {} SELECT tag_id, ts, value, quality FROM incoming"
-                    " ON CONFLICT (tag_id, ts) DO NOTHING"
-                ).format(self._table("samples"))
-            )
-            stored = cur.rowcount
+            insert = sql.SQL(
+                "COPY (INSERT INTO {} SELECT tag_id, ts, value, quality FROM incoming"
+                " ON CONFLICT (tag_id, ts) DO NOTHING RETURNING tag_id, ts, value, quality)"
+                " TO STDOUT (FORMAT BINARY)"
+            ).format(self._table("samples"))
+            with cur.copy(insert) as copy:
+                stored = decode_samples(b"".join(bytes(chunk) for chunk in copy))
+            self._merge_rollups(cur, stored)
             self._upsert_last(cur, _newest_per_tag(unique))
         conn.commit()
-        return stored
+        return len(stored)
+
+    def _merge_rollups(self, cur: psycopg.Cursor[Any], stored: SampleBatch) -> None:
+        """Merge the partials of ``stored`` (samples just stored, none twice) into the
+        rollups; rows go in key order, so concurrent writers lock them in the same order."""
+        for level, parts in rollups.level_partials(stored):
+            if len(parts["tag_id"]) == 0:
+                continue
+            staging = sql.Identifier(f"incoming_{level.table}")
+            with cur.copy(sql.SQL("COPY {} FROM STDIN (FORMAT BINARY)").format(staging)) as copy:
+                copy.write(_encode_partials(parts))
+            cur.execute(
+                sql.SQL(
+                    "INSERT INTO {} AS r SELECT " + COLUMN_LIST + " FROM {} ORDER BY tag_id,"
+                    " bucket_ns " + MERGE_SET
+                ).format(self._table(level.table), staging)
+            )
 
     def _upsert_last(self, cur: psycopg.Cursor[Any], newest: SampleBatch) -> None:
         _copy(cur, sql.Identifier("incoming_last"), newest)
@@ -250,28 +317,55 @@ class PostgresStore:
         names = check_aggs(aggs)
         check_every(start_ns, end_ns, every_ns)
         every = sql.Literal(every_ns)
+        plan = rollups.choose(start_ns, end_ns, every_ns)
+        sqls = PG_AGGREGATES if plan is None else ROLLUP_AGGREGATES
         exprs = sql.SQL(", ").join(
-            sql.SQL("{} AS {}").format(sql.SQL(PG_AGGREGATES[n]), sql.Identifier(n)) for n in names
+            sql.SQL("{} AS {}").format(sql.SQL(sqls[n]), sql.Identifier(n)) for n in names
         )
-        query = sql.SQL(
-            "SELECT ts - ((ts % {every} + {every}) % {every}) AS bucket, {exprs} FROM {table}"
-            " WHERE tag_id = {tag} AND ts >= {start} AND ts < {end} AND quality <> {bad}"
-            " GROUP BY bucket ORDER BY bucket"
-        ).format(
-            every=every,
-            exprs=exprs,
-            table=self._table("samples"),
+        source = sql.SQL(RAW_SOURCE if plan is None else ROLLUP_SOURCE).format(
+            samples=self._table("samples"),
+            rollup=self._table(plan.level.table if plan else "samples"),
             tag=sql.Literal(tag_id),
             start=sql.Literal(start_ns),
             end=sql.Literal(end_ns),
+            inner_start=sql.Literal(plan.inner_start if plan else start_ns),
+            inner_end=sql.Literal(plan.inner_end if plan else end_ns),
             bad=sql.Literal(int(Quality.BAD)),
         )
+        query = sql.SQL(
+            "SELECT ts - ((ts % {every} + {every}) % {every}) AS bucket, {exprs} FROM {source} AS p"
+            " GROUP BY bucket ORDER BY bucket"
+        ).format(every=every, exprs=exprs, source=source)
         fields = (("bucket", ">i8"), *((n, AGG_WIRE[n]) for n in names))
         rows = decode(self._copy_out(query), fields)
         native = {n: np.int64 if AGG_WIRE[n] == ">i8" else np.float64 for n in names}
         return Aggregates(
             rows["bucket"].astype(np.int64), {n: rows[n].astype(native[n]) for n in names}
         )
+
+    # -- retention ----------------------------------------------------------------------------
+
+    def apply_retention(
+        self, raw_keep_ns: int, rollup_1m_keep_ns: int, rollup_1h_keep_ns: int, now_ns: int
+    ) -> dict[str, int]:
+        """Delete samples older than ``now_ns - raw_keep_ns`` (whole partitions dropped where
+        they lie entirely before it) and rollup buckets that ended before ``now_ns`` minus
+        their keep; returns the rows deleted per table (a dropped partition counts its
+        rows). Later writes drop samples older than the raw cutoff."""
+        cut = rollups.cutoffs(raw_keep_ns, rollup_1m_keep_ns, rollup_1h_keep_ns, now_ns)
+        with self._write_lock:
+            self._check_open()
+            conn = self._writer_connection()
+            try:
+                deleted, dropped = pg_schema.delete_expired(conn, self.schema, self.layout, cut)
+                conn.commit()
+            except psycopg.Error as e:
+                _rollback(conn)
+                raise StoreError(f"retention on {self._where} failed: {e}") from e
+            self._partitions -= dropped
+            self._raw_cutoff = max(cut.raw_ns, self._raw_cutoff or cut.raw_ns)
+        logger.info("retention on %s deleted %s", self._where, deleted)
+        return deleted
 
     def last(self, tag_ids: npt.ArrayLike) -> SampleBatch:
         """The newest sample of each tag, in request order; tags without samples are omitted."""
@@ -329,6 +423,13 @@ class PostgresStore:
                         "CREATE TEMP TABLE {} (" + pg_schema.COLUMNS + ") ON COMMIT DELETE ROWS"
                     ).format(sql.Identifier(name))
                 )
+            for level in LEVELS:
+                conn.execute(
+                    sql.SQL(
+                        "CREATE TEMP TABLE {} (" + pg_schema.ROLLUP_COLUMNS + ")"
+                        " ON COMMIT DELETE ROWS"
+                    ).format(sql.Identifier(f"incoming_{level.table}"))
+                )
             conn.commit()
         except psycopg.Error as e:
             conn.close()
@@ -377,6 +478,16 @@ class PostgresStore:
 def _copy(cur: psycopg.Cursor[Any], table: sql.Composable, batch: SampleBatch) -> None:
     with cur.copy(sql.SQL(COPY_SAMPLES).format(table)) as copy:
         copy.write(encode_samples(batch))
+
+
+def _encode_partials(parts: dict[str, npt.NDArray[np.generic]]) -> bytes:
+    """Rollup partials as one binary COPY stream in PARTIAL_COLUMNS order."""
+    rows = np.empty(len(parts["tag_id"]), dtype=PARTIAL_ROW)
+    rows["_n"] = len(PARTIAL_COLUMNS)
+    for name, _ in PARTIAL_COLUMNS:
+        rows[f"_len_{name}"] = PARTIAL_ROW[name].itemsize
+        rows[name] = parts[name]
+    return HEADER + rows.tobytes() + TRAILER
 
 
 def _newest_per_tag(batch: SampleBatch) -> SampleBatch:
