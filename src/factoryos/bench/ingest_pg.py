@@ -16,7 +16,7 @@ import contextlib
 import time
 import uuid
 from collections.abc import Iterator
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import psycopg
@@ -26,12 +26,9 @@ from rich.progress import Progress
 from rich.table import Table
 
 from factoryos.bench.errors import BenchError
-from factoryos.bench.ingest import make_samples, peak_rss_mb, split
-from factoryos.bus.inprocess import InProcessBus
+from factoryos.bench.ingest import make_samples, peak_rss_mb, split, time_ingest
 from factoryos.model.samples import SampleBatch
 from factoryos.store import pg_schema
-from factoryos.store.duckdb_store import DuckDBStore
-from factoryos.store.ingest import Ingestor
 from factoryos.store.pg_copy import encode_samples
 from factoryos.store.postgres_store import PostgresStore
 
@@ -63,7 +60,12 @@ def run_postgres_ingest_bench(
     try:
         with _progress(progress) as bar:
             ingest_s, write_rows = asyncio.run(
-                _time_ingest(split(samples, batch_rows), url, schemas[0], max_rows, bar)
+                time_ingest(
+                    split(samples, batch_rows),
+                    PostgresStore(url, schema=schemas[0], statement_timeout_s=300),
+                    max_rows,
+                    bar,
+                )
             )
             copy_s = _time_copy(split(samples, write_rows), url, schemas[1], bar)
             sample = samples.take(np.arange(min(insert_sample, points)))
@@ -77,41 +79,6 @@ def run_postgres_ingest_bench(
         "ratio_to_copy": copy_s / ingest_s,
         "peak_rss_mb": peak_rss_mb(),
     }
-
-
-async def _time_ingest(
-    batches: list[SampleBatch], url: str, schema: str, max_rows: int, bar: Progress | None
-) -> tuple[float, int]:
-    """Seconds from the first publish until all is stored, and the mean rows per write."""
-    total = sum(len(b) for b in batches)
-    with PostgresStore(url, schema=schema, statement_timeout_s=300) as store:
-        bus = InProcessBus()
-        # Ingestor is annotated with DuckDBStore; PostgresStore has the same interface.
-        ingestor = Ingestor(cast(DuckDBStore, store), bus, max_rows=max_rows)
-        stop = asyncio.Event()
-        worker = asyncio.create_task(ingestor.run(stop))
-        shown = asyncio.create_task(_show_ingest(ingestor, total, bar))
-        started = time.perf_counter()
-        for batch in batches:
-            await bus.publish(batch)
-        await ingestor.flush()
-        elapsed = time.perf_counter() - started
-        stop.set()
-        await worker
-        shown.cancel()
-        stored = store.count()
-    if stored != total:
-        raise BenchError(f"ingest stored {stored} of {total} samples")
-    return elapsed, max(1, round(total / ingestor.stats.writes))
-
-
-async def _show_ingest(ingestor: Ingestor, total: int, bar: Progress | None) -> None:
-    if bar is None:
-        return
-    task = bar.add_task("ingest path → PostgreSQL", total=total)
-    while True:
-        bar.update(task, completed=ingestor.stats.rows_stored)
-        await asyncio.sleep(0.1)
 
 
 def _time_copy(chunks: list[SampleBatch], url: str, schema: str, bar: Progress | None) -> float:
