@@ -44,6 +44,7 @@ def test_every_command_has_help() -> None:
         ["query"],
         ["bench", "ingest"],
         ["bench", "e2e"],
+        ["bench", "query"],
         ["connect", "browse"],
         ["edge"],
     ):

@@ -364,6 +364,29 @@ def _read_key(data_dir: Path) -> str:
         raise typer.Exit(2) from exc
 
 
+@bench_app.command("query")
+def bench_query(
+    backend: Annotated[str, typer.Option(help="duckdb or postgres.")] = "duckdb",
+    points: Annotated[int, typer.Option(help="Samples stored before timing.", min=1)] = (
+        100_000_000
+    ),
+    url: Annotated[str, typer.Option(help="PostgreSQL (a schema of its own, dropped after).")] = (
+        "postgresql://postgres@127.0.0.1:5432/test"
+    ),
+    repeats: Annotated[int, typer.Option(help="Timed calls per query.", min=10)] = 200,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Query latency p50/p99: last value of 100,000 tags; one tag's day bucketed to 1 min;
+    one tag's 30 days bucketed to 1 h (rollups)."""
+    from factoryos.bench.query import format_query_table, run_query_bench
+
+    result = run_query_bench(backend, points=points, url=url, repeats=repeats, progress=not as_json)
+    if as_json:
+        sys.stdout.write(json.dumps(result) + "\n")
+    else:
+        out.print(format_query_table(result))
+
+
 @bench_app.command("e2e")
 def bench_e2e(
     seconds: Annotated[float, typer.Option(help="Sustain the load this long.", min=5)] = 60.0,
