@@ -177,3 +177,10 @@ async def test_odd_input_is_never_a_server_error(
         assert r.status_code < 500, (url, params, r.text)
         if r.status_code >= 400:
             assert r.json()["detail"]
+
+
+async def test_too_many_tags_in_one_request_is_refused(client: AsyncClient, acme) -> None:
+    paths = ["x"] * 10_001  # short, so the URL stays valid: the count alone is refused
+    answer = await client.get("/api/last", params=[("tag", p) for p in paths], headers=acme.auth())
+    assert answer.status_code == 422
+    assert "tag" in answer.text

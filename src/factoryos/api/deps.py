@@ -89,10 +89,20 @@ def tag_param(
     return scoped_tag(services, principal, tag)
 
 
+MAX_TAGS_PER_REQUEST = 10_000  # beyond this a request is refused, not run
+
+
 def tags_param(
     services: ServicesDep,
     principal: Viewer,
-    tag: Annotated[list[str], Query(description="UNS paths, repeat for many.", min_length=1)],
+    tag: Annotated[
+        list[str],
+        Query(
+            description=f"UNS paths, repeat for many (at most {MAX_TAGS_PER_REQUEST:,}).",
+            min_length=1,
+            max_length=MAX_TAGS_PER_REQUEST,
+        ),
+    ],
 ) -> list[TagInfo]:
     return scoped_tags(services, principal, tag)
 
