@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import psycopg
 import pytest
@@ -45,6 +46,17 @@ class Backend:
         )
         self.opened.append(store)
         return store
+
+    def execute(self, statement: str) -> None:
+        """Run SQL on the storage behind the stores (close a DuckDB store first)."""
+        if self.kind == "duckdb":
+            con = duckdb.connect(str(self.path))
+            con.execute(statement)
+            con.close()
+            return
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f'SET search_path TO "{self.schema}"')
+            conn.execute(statement)
 
     def cleanup(self) -> None:
         for store in self.opened:

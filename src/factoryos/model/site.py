@@ -16,6 +16,7 @@ from pydantic import Field, ValidationError
 
 from factoryos.model.devices import PROTOCOLS, AnyDevice, Device, MqttDevice
 from factoryos.model.errors import SiteFileError, SiteProblem
+from factoryos.model.retention import RetentionConfig
 from factoryos.model.tags import ADDRESS_FIELDS, ModbusTable, Name, Strict, Tag
 from factoryos.model.uns import join
 from factoryos.model.yamlfile import Path_, dotted, line_of, load_with_lines
@@ -82,6 +83,7 @@ class SiteFile(Strict):
 
     site: Site
     devices: list[Device] = Field(default_factory=list)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
 
     def device(self, name: str) -> AnyDevice:
         return next(d for d in self.devices if d.name == name)
@@ -150,6 +152,15 @@ def _sibling_problems(site: SiteFile) -> Iterator[tuple[Path_, str]]:
     for loc, names in groups:
         for dup in sorted(_duplicates(names)):
             yield loc, f"name {dup!r} appears more than once"
+
+
+def _retention_problems(site: SiteFile) -> Iterator[tuple[Path_, str]]:
+    classes = site.retention.classes
+    for ref in site.tags():
+        name = ref.tag.retention
+        if name is not None and name not in classes:
+            known = ", ".join(sorted(classes)) or "none defined"
+            yield (*ref.loc, "retention"), f"unknown retention class {name!r} (known: {known})"
 
 
 def _register_span(tag: Tag) -> tuple[ModbusTable, int, int]:
@@ -264,6 +275,7 @@ def parse_site(text: str, source: Path | str = "<site>") -> SiteFile:
         *_sibling_problems(site),
         *_device_problems(site),
         *_topic_problems(site),
+        *_retention_problems(site),
     ]
     if found:
         problems = [SiteProblem(dotted(loc), line_of(lines, loc), msg) for loc, msg in found]

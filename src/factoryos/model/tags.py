@@ -162,6 +162,10 @@ class Tag(Strict):
     signal: str | None = Field(
         default=None, description="Simulator signal behind this tag; defaults to the name."
     )
+    retention: Name | None = Field(
+        default=None,
+        description="Retention class (site file `retention.classes`); None follows the default.",
+    )
 
     @field_validator("scale")
     @classmethod

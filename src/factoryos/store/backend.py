@@ -19,6 +19,7 @@ from factoryos.model.samples import SampleBatch
 from factoryos.store.duckdb_store import DuckDBStore
 from factoryos.store.errors import StoreError
 from factoryos.store.results import Aggregates
+from factoryos.store.retention import RetentionPolicy
 
 DEFAULT_SCHEMA = "factoryos"
 
@@ -40,9 +41,7 @@ class TimeSeriesStore(Protocol):
         self, tag_id: int, start_ns: int, end_ns: int, every_ns: int, aggs: Sequence[str]
     ) -> Aggregates: ...
 
-    def apply_retention(
-        self, raw_keep_ns: int, rollup_1m_keep_ns: int, rollup_1h_keep_ns: int, now_ns: int
-    ) -> dict[str, int]: ...
+    def apply_retention(self, policy: RetentionPolicy, now_ns: int) -> dict[str, int]: ...
 
     def last(self, tag_ids: npt.ArrayLike) -> SampleBatch: ...
 

@@ -7,15 +7,17 @@ doubles as a per-tag high-water mark: a batch whose samples are in (ts, tag) ord
 newer than everything stored for their tag is appended as is; anything else is deduplicated
 in numpy and its late rows go through an anti-join against the table.
 
-Rollups (see rollups.py): the tables rollup_1m and rollup_1h, primary key (tag_id,
-bucket_ns), get the partials of exactly the samples each write stored merged in, in the same
-transaction; long-range aggregates read them. `apply_retention` deletes old samples and
-rollup buckets; samples older than the raw cutoff it applied are dropped by later writes, so
-a replay of expired data cannot count twice in the rollups.
+Rollups (see rollups.py): the keyless tables rollup_1m and rollup_1h are materialized
+behind watermarks kept in ``store_meta``; a write that moves a watermark aggregates the new
+range in the same transaction, and the partials of stored samples below a watermark are
+appended. `apply_retention` first materializes what it is about to delete, then deletes old
+samples and rollup buckets; samples older than the raw cutoff it applied are dropped by
+later writes, so a replay of expired data cannot count twice in the rollups.
 """
 
 import logging
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -44,7 +46,17 @@ from factoryos.store.querycheck import (
     in_key_order,
 )
 from factoryos.store.results import Aggregates
-from factoryos.store.rollups import COLUMN_LIST, LEVELS, MERGE_SET, PARTIAL_COLUMNS, Plan
+from factoryos.store.retention import (
+    CUT_COLUMNS,
+    NEVER,
+    Floors,
+    RetentionPolicy,
+    RunCuts,
+    cut_rows,
+    delete_statements,
+    run_cuts,
+)
+from factoryos.store.rollups import COLUMN_LIST, LEVELS, PARTIAL_COLUMNS, Piece, Watermarks
 
 __all__ = ["AGGREGATES", "MAX_BUCKETS", "MAX_TAG_ID", "SCHEMA", "Aggregates", "DuckDBStore"]
 
@@ -74,6 +86,23 @@ ROLLUP_AGGREGATES = {
 ROLLUP_TYPES = {
     "int32": "INTEGER", "int64": "BIGINT", "float64": "DOUBLE"
 }  # fmt: skip
+MEMORY_LIMIT_MB = 2048
+"""DuckDB's own default is 80 % of the machine; beyond this limit it evicts cached blocks and
+spills large sorts and aggregates to ``<store>.tmp``, so ingest runs in bounded memory."""
+ROLLUP_FORMAT = 2
+"""store_meta 'rollup_format': 2 is keyless tables behind watermarks; tables of another
+format (keyed, merged on every write) are dropped and materialized again on open."""
+PARTIALS_OF_SAMPLES = (
+    "tag_id, ts - ((ts % $w + $w) % $w) AS b, min(value), max(value), sum(value), count(*),"
+    " min(ts), arg_min(value, ts), max(ts), arg_max(value, ts) FROM samples"
+    " WHERE ts >= $lo AND ts < $hi AND quality <> $bad"
+)
+PARTIALS_OF_PARTIALS = (
+    'tag_id, bucket_ns - ((bucket_ns % $w + $w) % $w) AS b, min("min"), max("max"),'
+    ' sum("sum"), sum("count"), min(first_ts), arg_min("first", first_ts), max(last_ts),'
+    ' arg_max("last", last_ts) FROM {source} WHERE bucket_ns >= $lo AND bucket_ns < $hi'
+)
+"""The partials of a range, from raw samples (the finest level) or the level below."""
 
 
 class DuckDBStore:
@@ -83,18 +112,23 @@ class DuckDBStore:
     worker thread); each query runs on its own cursor, so queries proceed while ingest writes.
     """
 
-    def __init__(self, path: str | Path | None = None) -> None:
+    def __init__(
+        self, path: str | Path | None = None, *, memory_limit_mb: int = MEMORY_LIMIT_MB
+    ) -> None:
         self.path = None if path is None else Path(path)
         self._write_lock = threading.Lock()
         self._cursor_lock = threading.Lock()
         self._cache_lock = threading.Lock()
         self._closed = False
-        self._con = _connect(self.path)
+        self._con = _connect(self.path, memory_limit_mb)
         try:
             _ensure_schema(self._con, self.path)
-            self._raw_cutoff = _ensure_rollups(self._con)
+            self._marks = _ensure_rollups(self._con)
+            self._floors = _load_floors(self._con)
             self._reader = self._con.cursor()
             self._cache = _load_cache(self._reader)
+            self._newest = self._cache.newest_ts()
+            self._advance(self._newest)
         except BaseException:
             self._con.close()
             raise
@@ -112,37 +146,63 @@ class DuckDBStore:
         with self._write_lock:
             self._check_open()
             batch = self._unexpired(batch)
+            if len(batch) == 0:
+                return 0
+            newest = max(self._newest, int(batch.ts.max()))
+            marks = rollups.advanced(self._marks, newest, time.time_ns())
             try:
                 if self._is_fresh(batch):
-                    _in_transaction(self._con, _store_fresh, batch)
-                    with self._cache_lock:
-                        self._cache.update_fresh(batch)
-                    return len(batch)
-                stored, fresh = self._write_with_dedup(batch)
+                    fresh, late = batch, None
+                else:
+                    unique = batch.take(first_of_each_key(batch))
+                    newer = unique.ts > self._latest_ts(unique.tag_ids)
+                    fresh, late = unique.take(newer), unique.take(~newer)
+                stored = _in_transaction(self._con, self._store, fresh, late, marks)
             except duckdb.Error as e:
                 raise StoreError(f"writing {len(batch)} samples to {self._where}: {e}") from e
+            self._marks, self._newest = marks, newest
             with self._cache_lock:
-                self._cache.update(fresh)
-        return stored
+                if late is None:
+                    self._cache.update_fresh(fresh)
+                else:
+                    self._cache.update(fresh)
+        return int(stored)
+
+    def _store(
+        self, con: Any, fresh: SampleBatch, late: SampleBatch | None, marks: Watermarks
+    ) -> int:
+        """Append ``fresh``, insert what ``late`` holds that is not stored yet, and bring the
+        rollups to ``marks``; returns how many samples were stored."""
+        if len(fresh):
+            _append(con, fresh)
+        if late is not None and len(late):
+            fresh = SampleBatch.concat([fresh, _insert_missing(con, late)])
+        stored = fresh
+        for level, parts in rollups.late_partials(stored, self._marks):
+            _append_partials(con, level.table, parts)
+        _materialize(con, self._marks, marks)
+        return len(stored)
+
+    def _advance(self, newest: int) -> None:
+        """Materialize what ``newest`` (the newest sample stored) makes due."""
+        marks = rollups.advanced(self._marks, newest, time.time_ns())
+        if marks != self._marks:
+            _in_transaction(self._con, _materialize, self._marks, marks)
+            self._marks = marks
 
     def _unexpired(self, batch: SampleBatch) -> SampleBatch:
         """``batch`` without the samples older than the applied raw retention cutoff."""
-        if self._raw_cutoff is None or int(batch.ts.min()) >= self._raw_cutoff:
+        if self._floors.empty:
             return batch
-        keep = batch.ts >= self._raw_cutoff
+        keep = batch.ts >= self._floors.of(batch.tag_ids)
+        if bool(keep.all()):
+            return batch
         logger.debug("dropping %d samples older than the retention cutoff", int((~keep).sum()))
         return batch.take(keep)
 
     def _is_fresh(self, batch: SampleBatch) -> bool:
         """Strictly increasing in (ts, tag) and newer than everything stored for each tag."""
         return in_key_order(batch) and bool(np.all(batch.ts > self._latest_ts(batch.tag_ids)))
-
-    def _write_with_dedup(self, batch: SampleBatch) -> tuple[int, SampleBatch]:
-        unique = batch.take(first_of_each_key(batch))
-        newer = unique.ts > self._latest_ts(unique.tag_ids)
-        fresh, late = unique.take(newer), unique.take(~newer)
-        stored = _in_transaction(self._con, _store_with_dedup, fresh, late)
-        return stored, fresh
 
     def _latest_ts(self, tag_ids: npt.NDArray[np.int32]) -> npt.NDArray[np.int64]:
         with self._cache_lock:  # it may grow the cache's arrays under a concurrent `last`
@@ -210,26 +270,13 @@ class DuckDBStore:
         check_range(start_ns, end_ns)
         names = check_aggs(aggs)
         check_every(start_ns, end_ns, every_ns)
-        params = {
-            "every": every_ns,
-            "tag": tag_id,
-            "start": start_ns,
-            "end": end_ns,
-            "bad": int(Quality.BAD),
-        }
+        params = {"every": every_ns, "tag": tag_id}
         plan = rollups.choose(start_ns, end_ns, every_ns)
-        if plan is None:
-            exprs = ", ".join(f'{AGGREGATES[name]} AS "{name}"' for name in names)
-            source = (
-                "(SELECT ts, value FROM samples WHERE tag_id = $tag AND ts >= $start"
-                " AND ts < $end AND quality <> $bad)"
-            )
-        else:
-            exprs = ", ".join(f'{ROLLUP_AGGREGATES[name]} AS "{name}"' for name in names)
-            source = _rollup_source(plan)
-            params |= {"inner_start": plan.inner_start, "inner_end": plan.inner_end}
+        table = AGGREGATES if plan is None else ROLLUP_AGGREGATES
+        exprs = ", ".join(f'{table[name]} AS "{name}"' for name in names)
+        source = _source(rollups.pieces(start_ns, end_ns, plan, self._marks), raw=plan is None)
         cols = self._query(
-            f"SELECT ts - ((ts % $every + $every) % $every) AS bucket, {exprs} FROM {source}"
+            f"SELECT ts - ((ts % $every + $every) % $every) AS bucket, {exprs} FROM ({source})"
             " GROUP BY bucket ORDER BY bucket",
             params,
         )
@@ -237,21 +284,24 @@ class DuckDBStore:
 
     # -- retention ----------------------------------------------------------------------------
 
-    def apply_retention(
-        self, raw_keep_ns: int, rollup_1m_keep_ns: int, rollup_1h_keep_ns: int, now_ns: int
-    ) -> dict[str, int]:
-        """Delete samples older than ``now_ns - raw_keep_ns`` and rollup buckets that ended
-        before ``now_ns`` minus their keep; returns the rows deleted per table. Later writes
-        drop samples older than the raw cutoff (a replay of deleted data must not be stored
-        and counted in the rollups again)."""
-        cut = rollups.cutoffs(raw_keep_ns, rollup_1m_keep_ns, rollup_1h_keep_ns, now_ns)
+    def apply_retention(self, policy: RetentionPolicy, now_ns: int) -> dict[str, int]:
+        """Delete what ``policy`` expires at ``now_ns``, per tag class: raw samples older than
+        their class's raw keep, rollup buckets that ended before their keep; returns the rows
+        deleted per table. What is about to be deleted is rolled up first; later writes
+        drop samples below the raw cutoff that applied to their tag (a replay of deleted
+        data must not be stored and counted in the rollups again)."""
+        run = run_cuts(policy, now_ns)
         with self._write_lock:
             self._check_open()
+            marks = rollups.forced(self._marks, run.widest())
+            floors = self._floors.after(run)
             try:
-                deleted: dict[str, int] = _in_transaction(self._con, _delete_expired, cut)
+                deleted: dict[str, int] = _in_transaction(
+                    self._con, _delete_expired, run, floors, self._marks, marks
+                )
             except duckdb.Error as e:
                 raise StoreError(f"retention on {self._where} failed: {e}") from e
-            self._raw_cutoff = max(cut.raw_ns, self._raw_cutoff or cut.raw_ns)
+            self._marks, self._floors = marks, floors
         logger.info("retention on %s deleted %s", self._where, deleted)
         return deleted
 
@@ -313,9 +363,13 @@ class DuckDBStore:
             cur.close()
 
 
-def _connect(path: Path | None) -> Any:
+def _connect(path: Path | None, memory_limit_mb: int) -> Any:
+    check_positive("memory_limit_mb", memory_limit_mb)
     try:
-        return duckdb.connect(":memory:" if path is None else str(path))
+        return duckdb.connect(
+            ":memory:" if path is None else str(path),
+            config={"memory_limit": f"{memory_limit_mb}MB"},
+        )
     except duckdb.Error as e:
         raise StoreError(f"cannot open time-series store {path}: {e}") from e
 
@@ -334,42 +388,94 @@ def _ensure_schema(con: Any, path: Path | None) -> None:
         raise StoreError(f"{path}: table samples has columns {found}, expected {list(SCHEMA)}")
 
 
-def _ensure_rollups(con: Any) -> int | None:
-    """Create the rollup tables, filled from the samples when they are new (a store made
-    before rollups existed); returns the raw retention cutoff applied so far, if any."""
+def _ensure_rollups(con: Any) -> Watermarks:
+    """Create the rollup tables if missing (or of an older format: dropped, to be
+    materialized again); returns the watermarks."""
     columns = ", ".join(f'"{name}" {ROLLUP_TYPES[kind]} NOT NULL' for name, kind in PARTIAL_COLUMNS)
     try:
         con.execute("CREATE TABLE IF NOT EXISTS store_meta (key VARCHAR PRIMARY KEY, value BIGINT)")
+        meta = dict(con.execute("SELECT key, value FROM store_meta").fetchall())
+        if meta.get("rollup_format") != ROLLUP_FORMAT:
+            for level in LEVELS:
+                con.execute(f"DROP TABLE IF EXISTS {level.table}")
+                meta.pop(_mark_key(level.table), None)
+            con.execute("DELETE FROM store_meta WHERE key LIKE 'watermark:%'")
+            _set_meta(con, "rollup_format", ROLLUP_FORMAT)
         for level in LEVELS:
             exists = con.execute(
                 "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [level.table]
             ).fetchone()[0]
-            if exists:
-                continue
-            con.execute(f"CREATE TABLE {level.table} ({columns}, PRIMARY KEY (tag_id, bucket_ns))")
-            con.execute(
-                f"INSERT INTO {level.table} SELECT tag_id, ts - ((ts % $w + $w) % $w) AS b,"
-                " min(value), max(value), sum(value), count(*), min(ts), arg_min(value, ts),"
-                " max(ts), arg_max(value, ts) FROM samples WHERE quality <> $bad"
-                " GROUP BY tag_id, b",
-                {"w": level.width_ns, "bad": int(Quality.BAD)},
-            )
-        row = con.execute("SELECT value FROM store_meta WHERE key = 'raw_cutoff_ns'").fetchone()
+            if not exists:  # new, or dropped by hand: everything is to be materialized again
+                con.execute(f"CREATE TABLE {level.table} ({columns})")
+                for later in LEVELS[LEVELS.index(level) :]:
+                    meta.pop(_mark_key(later.table), None)
+                    con.execute("DELETE FROM store_meta WHERE key = ?", [_mark_key(later.table)])
     except duckdb.Error as e:
         raise StoreError(f"cannot prepare the rollups: {e}") from e
-    return None if row is None else int(row[0])
+    return tuple(int(meta.get(_mark_key(level.table), rollups.NOTHING)) for level in LEVELS)
 
 
-def _rollup_source(plan: Plan) -> str:
-    """Partials of the query range: rollup rows inside, raw samples at the unaligned ends."""
-    return (
-        '(SELECT bucket_ns AS ts, "min", "max", "sum", "count", first_ts, "first",'
-        f' last_ts, "last" FROM {plan.level.table} WHERE tag_id = $tag'
-        " AND bucket_ns >= $inner_start AND bucket_ns < $inner_end"
-        " UNION ALL SELECT ts, value, value, value, 1, ts, value, ts, value FROM samples"
-        " WHERE tag_id = $tag AND quality <> $bad AND ((ts >= $start AND ts < $inner_start)"
-        " OR (ts >= $inner_end AND ts < $end)))"
+def _load_floors(con: Any) -> Floors:
+    try:
+        con.execute("CREATE TABLE IF NOT EXISTS raw_floors (tag_id INTEGER, ns BIGINT)")
+        cols = con.execute("SELECT tag_id, ns FROM raw_floors ORDER BY tag_id").fetchnumpy()
+        row = con.execute("SELECT value FROM store_meta WHERE key = 'raw_cutoff_ns'").fetchone()
+    except duckdb.Error as e:
+        raise StoreError(f"cannot read the retention floors: {e}") from e
+    default = NEVER if row is None else int(row[0])
+    return Floors(default, cols["tag_id"].astype(np.int32), cols["ns"].astype(np.int64))
+
+
+def _mark_key(table: str) -> str:
+    return f"watermark:{table}"
+
+
+def _set_meta(con: Any, key: str, value: int) -> None:
+    con.execute(
+        "INSERT INTO store_meta VALUES (?, ?)"
+        " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [key, value],
     )
+
+
+def _materialize(con: Any, old: Watermarks, new: Watermarks) -> None:
+    """Aggregate each level between its ``old`` and ``new`` watermark (finest first, since
+    each level is made from the one before) and record ``new``."""
+    for index, level, lo, hi in rollups.to_materialize(old, new):
+        partials = (
+            PARTIALS_OF_SAMPLES
+            if index == 0
+            else PARTIALS_OF_PARTIALS.format(source=LEVELS[index - 1].table)
+        )
+        params = {"w": level.width_ns, "lo": lo, "hi": hi}
+        if index == 0:
+            params["bad"] = int(Quality.BAD)
+        con.execute(
+            f"INSERT INTO {level.table} SELECT {partials} GROUP BY tag_id, b ORDER BY tag_id, b",
+            params,
+        )
+        _set_meta(con, _mark_key(level.table), hi)
+
+
+def _source(parts: list[Piece], *, raw: bool) -> str:
+    """The union of ``parts`` as rows (ts, value) for raw aggregates (``raw``), else as
+    partial rows (raw samples as one-sample partials). The bounds are ints we computed."""
+    selects = []
+    for part in parts:
+        lo, hi = int(part.start_ns), int(part.end_ns)
+        if part.table is None:
+            what = "ts, value" if raw else rollups.RAW_AS_PARTIAL
+            selects.append(
+                f"SELECT {what} FROM samples WHERE tag_id = $tag AND quality <> {int(Quality.BAD)}"
+                f" AND ts >= {lo} AND ts < {hi}"
+            )
+        else:
+            selects.append(
+                'SELECT bucket_ns AS ts, "min", "max", "sum", "count", first_ts, "first",'
+                f' last_ts, "last" FROM {part.table} WHERE tag_id = $tag'
+                f" AND bucket_ns >= {lo} AND bucket_ns < {hi}"
+            )
+    return " UNION ALL ".join(selects)
 
 
 def _in_transaction(con: Any, work: Any, *args: Any) -> Any:
@@ -383,47 +489,34 @@ def _in_transaction(con: Any, work: Any, *args: Any) -> Any:
     return result
 
 
-def _store_fresh(con: Any, batch: SampleBatch) -> None:
-    _append(con, batch)
-    _merge_rollups(con, batch)
+def _append_partials(con: Any, table: str, parts: rollups.Partials) -> None:
+    con.register("partials", pa.table(parts))
+    try:
+        con.execute(f"INSERT INTO {table} SELECT {COLUMN_LIST} FROM partials")
+    finally:
+        con.unregister("partials")
 
 
-def _store_with_dedup(con: Any, fresh: SampleBatch, late: SampleBatch) -> int:
-    if len(fresh):
-        _store_fresh(con, fresh)
-    if not len(late):
-        return len(fresh)
-    stored_late = _insert_missing(con, late)
-    _merge_rollups(con, stored_late)
-    return len(fresh) + len(stored_late)
-
-
-def _merge_rollups(con: Any, stored: SampleBatch) -> None:
-    """Merge the partials of ``stored`` (samples just stored, none twice) into the rollups."""
-    for level, parts in rollups.level_partials(stored):
-        con.register("partials", pa.table(parts))
-        try:
-            con.execute(
-                f"INSERT INTO {level.table} AS r SELECT {COLUMN_LIST} FROM partials {MERGE_SET}"
-            )
-        finally:
-            con.unregister("partials")
-
-
-def _delete_expired(con: Any, cut: rollups.Cutoffs) -> dict[str, int]:
-    deleted = {"samples": _delete(con, "samples", "ts", cut.raw_ns)}
-    for table, bucket_ns in cut.bucket_ns.items():
-        deleted[table] = _delete(con, table, "bucket_ns", bucket_ns)
-    con.execute(
-        "INSERT INTO store_meta VALUES ('raw_cutoff_ns', ?)"
-        " ON CONFLICT (key) DO UPDATE SET value = greatest(value, excluded.value)",
-        [cut.raw_ns],
-    )
+def _delete_expired(
+    con: Any, run: RunCuts, floors: Floors, old: Watermarks, new: Watermarks
+) -> dict[str, int]:
+    _materialize(con, old, new)
+    deleted = dict.fromkeys((table for table, _ in CUT_COLUMNS), 0)
+    con.register("cuts", pa.table(cut_rows(run)))
+    try:
+        for table, statement in delete_statements(run):
+            done = con.execute(statement.format(table=table, cuts="cuts")).fetchone()
+            deleted[table] += int(done[0])
+    finally:
+        con.unregister("cuts")
+    _set_meta(con, "raw_cutoff_ns", floors.default_ns)
+    con.execute("DELETE FROM raw_floors")
+    con.register("floors", pa.table({"tag_id": floors.tag_ids, "ns": floors.ns}))
+    try:
+        con.execute("INSERT INTO raw_floors SELECT tag_id, ns FROM floors")
+    finally:
+        con.unregister("floors")
     return deleted
-
-
-def _delete(con: Any, table: str, column: str, before: int) -> int:
-    return int(con.execute(f"DELETE FROM {table} WHERE {column} < ?", [before]).fetchone()[0])
 
 
 def _load_cache(cur: Any) -> LastValueCache:

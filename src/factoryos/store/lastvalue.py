@@ -25,6 +25,10 @@ class LastValueCache:
         """How many tags have a value."""
         return int(np.count_nonzero(self._ts != NEVER))
 
+    def newest_ts(self) -> int:
+        """The newest ts of any tag (NEVER when empty)."""
+        return int(self._ts.max())
+
     def latest_ts(self, tag_ids: npt.NDArray[np.int32]) -> npt.NDArray[np.int64]:
         """The newest ts of each tag id (NEVER for tags without a sample); ids must be >= 0."""
         if len(tag_ids) == 0:

@@ -17,12 +17,20 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
 import psycopg
 from psycopg import sql
 
-from factoryos.model.quality import Quality
+from factoryos.store import pg_rollups
 from factoryos.store.errors import StoreError
-from factoryos.store.rollups import LEVELS, PARTIAL_COLUMNS, Cutoffs
+from factoryos.store.retention import (
+    CUT_COLUMNS,
+    NEVER,
+    Floors,
+    RunCuts,
+    cut_rows,
+    delete_statements,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -30,8 +38,6 @@ DAY_NS = 86_400 * 10**9
 COMPRESS_AFTER_NS = 7 * DAY_NS
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 PARTITION_PREFIX = "samples_p"
-PG_TYPES = {"int32": "integer", "int64": "bigint", "float64": "double precision"}
-ROLLUP_COLUMNS = ", ".join(f'"{name}" {PG_TYPES[kind]} NOT NULL' for name, kind in PARTIAL_COLUMNS)
 
 Kind = Literal["partitioned", "timescale"]
 COLUMNS = "tag_id integer NOT NULL, ts bigint NOT NULL, value double precision NOT NULL," \
@@ -67,48 +73,26 @@ def ensure_schema(conn: psycopg.Connection[Any], schema: str, partition_ns: int 
                 " (key text PRIMARY KEY, value text NOT NULL)"
             ).format(sql.Identifier(schema))
         )
+        conn.execute(
+            sql.SQL(
+                "CREATE TABLE IF NOT EXISTS {}.raw_floors"
+                " (tag_id integer PRIMARY KEY, ns bigint NOT NULL)"
+            ).format(sql.Identifier(schema))
+        )
         recorded = _read_layout(conn, schema)
         if recorded is None:
             kind: Kind = "timescale" if timescale_installed(conn) else "partitioned"
             layout = Layout(kind, partition_ns or DAY_NS)
             _create_tables(conn, schema, layout)
-            ensure_rollups(conn, schema)
+            pg_rollups.ensure_tables(conn, schema)
             return layout
-        ensure_rollups(conn, schema)
+        pg_rollups.ensure_tables(conn, schema)
     if partition_ns is not None and partition_ns != recorded.partition_ns:
         raise StoreError(
             f"partition_ns: schema {schema} was created with {recorded.partition_ns} ns"
             f" partitions, got {partition_ns}"
         )
     return recorded
-
-
-def ensure_rollups(conn: psycopg.Connection[Any], schema: str) -> None:
-    """Create the rollup tables that are missing, filled from the samples (a schema made
-    before rollups existed); call under the schema lock."""
-    for level in LEVELS:
-        table = sql.Identifier(schema, level.table)
-        found = conn.execute("SELECT to_regclass(%s)", [table.as_string(conn)]).fetchone()
-        if found is not None and found[0] is not None:
-            continue
-        conn.execute(
-            sql.SQL(
-                "CREATE TABLE {} (" + ROLLUP_COLUMNS + ", PRIMARY KEY (tag_id, bucket_ns))"
-            ).format(table)
-        )
-        conn.execute(
-            sql.SQL(
-                "INSERT INTO {} SELECT tag_id, ts - ((ts % {w} + {w}) % {w}) AS b, min(value),"
-                " max(value), sum(value), count(*), min(ts), (array_agg(value ORDER BY ts))[1],"
-                " max(ts), (array_agg(value ORDER BY ts DESC))[1] FROM {} WHERE quality <> {bad}"
-                " GROUP BY tag_id, b"
-            ).format(
-                table,
-                sql.Identifier(schema, "samples"),
-                w=sql.Literal(level.width_ns),
-                bad=sql.Literal(int(Quality.BAD)),
-            )
-        )
 
 
 def _lock(conn: psycopg.Connection[Any], schema: str) -> None:
@@ -253,54 +237,91 @@ def create_partitions(
 # -- retention ----------------------------------------------------------------------------
 
 
-def raw_cutoff(conn: psycopg.Connection[Any], schema: str) -> int | None:
-    """The raw retention cutoff applied so far, if any."""
-    row = conn.execute(
-        sql.SQL("SELECT value FROM {} WHERE key = 'raw_cutoff_ns'").format(
-            sql.Identifier(schema, "store_meta")
+def load_floors(conn: psycopg.Connection[Any], schema: str) -> tuple[Floors, int]:
+    """The retention floors and their version (raised by every retention run)."""
+    meta = dict(
+        conn.execute(
+            sql.SQL(
+                "SELECT key, value FROM {} WHERE key IN ('raw_cutoff_ns', 'retention_version')"
+            ).format(sql.Identifier(schema, "store_meta"))
+        ).fetchall()
+    )
+    rows = conn.execute(
+        sql.SQL("SELECT tag_id, ns FROM {} ORDER BY tag_id").format(
+            sql.Identifier(schema, "raw_floors")
         )
-    ).fetchone()
-    return None if row is None else int(row[0])
+    ).fetchall()
+    floors = Floors(
+        int(meta.get("raw_cutoff_ns", NEVER)),
+        np.array([r[0] for r in rows], dtype=np.int32),
+        np.array([r[1] for r in rows], dtype=np.int64),
+    )
+    return floors, int(meta.get("retention_version", 0))
 
 
 def delete_expired(
-    conn: psycopg.Connection[Any], schema: str, layout: Layout, cut: Cutoffs
-) -> tuple[dict[str, int], set[int]]:
-    """Delete what ``cut`` expires and record the raw cutoff, in the caller's transaction:
-    partitions wholly before the raw cutoff are dropped (no dead rows to vacuum), the rest
-    is deleted row by row. Returns the rows deleted per table and the dropped partitions."""
+    conn: psycopg.Connection[Any], schema: str, layout: Layout, run: RunCuts, floors: Floors
+) -> tuple[dict[str, int], set[int], int]:
+    """Delete what ``run`` expires and record ``floors``, in the caller's transaction:
+    partitions wholly before every tag's raw cutoff are dropped (no dead rows to vacuum),
+    the rest is deleted row by row. Returns the rows deleted per table, the dropped
+    partitions and the floors' new version."""
     _lock(conn, schema)
     dropped: set[int] = set()
-    removed = 0
+    deleted = dict.fromkeys((table for table, _ in CUT_COLUMNS), 0)
     if layout.kind == "partitioned":
+        earliest = run.earliest_raw_ns()
         for index in sorted(existing_partitions(conn, schema)):
-            if (index + 1) * layout.partition_ns > cut.raw_ns:
+            if (index + 1) * layout.partition_ns > earliest:
                 continue
             partition = sql.Identifier(schema, partition_name(index))
             row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(partition)).fetchone()
-            removed += int(row[0]) if row else 0
+            deleted["samples"] += int(row[0]) if row else 0
             conn.execute(sql.SQL("DROP TABLE {}").format(partition))
             dropped.add(index)
-    deleted = {"samples": removed + _delete(conn, schema, "samples", "ts", cut.raw_ns)}
-    for table, bucket_ns in cut.bucket_ns.items():
-        deleted[table] = _delete(conn, schema, table, "bucket_ns", bucket_ns)
+    conn.execute(
+        "CREATE TEMP TABLE retention_cuts (tag_id integer, samples bigint, rollup_1m bigint,"
+        " rollup_1h bigint) ON COMMIT DROP"
+    )
+    _copy_rows(conn, sql.Identifier("retention_cuts"), cut_rows(run))
+    for table, statement in delete_statements(run):
+        cur = conn.execute(
+            sql.SQL(statement).format(
+                table=sql.Identifier(schema, table), cuts=sql.Identifier("retention_cuts")
+            )
+        )
+        deleted[table] += cur.rowcount
+    version = _save_floors(conn, schema, floors)
+    return deleted, dropped, version
+
+
+def _save_floors(conn: psycopg.Connection[Any], schema: str, floors: Floors) -> int:
+    """Record ``floors``; returns their new version."""
+    meta = sql.Identifier(schema, "store_meta")
+    conn.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(schema, "raw_floors")))
+    _copy_rows(
+        conn, sql.Identifier(schema, "raw_floors"), {"tag_id": floors.tag_ids, "ns": floors.ns}
+    )
     conn.execute(
         sql.SQL(
             "INSERT INTO {} VALUES ('raw_cutoff_ns', %s) ON CONFLICT (key) DO UPDATE"
-            " SET value = greatest(m.value::bigint, excluded.value::bigint)::text"
-        ).format(sql.SQL("{} AS m").format(sql.Identifier(schema, "store_meta"))),
-        [str(cut.raw_ns)],
+            " SET value = excluded.value"
+        ).format(meta),
+        [str(floors.default_ns)],
     )
-    return deleted, dropped
+    row = conn.execute(
+        sql.SQL(
+            "INSERT INTO {} AS m VALUES ('retention_version', '1') ON CONFLICT (key) DO UPDATE"
+            " SET value = (m.value::bigint + 1)::text RETURNING value"
+        ).format(meta)
+    ).fetchone()
+    return 0 if row is None else int(row[0])
 
 
-def _delete(
-    conn: psycopg.Connection[Any], schema: str, table: str, column: str, before: int
-) -> int:
-    cur = conn.execute(
-        sql.SQL("DELETE FROM {} WHERE {} < %s").format(
-            sql.Identifier(schema, table), sql.Identifier(column)
-        ),
-        [before],
-    )
-    return cur.rowcount
+def _copy_rows(
+    conn: psycopg.Connection[Any], table: sql.Composable, columns: dict[str, Any]
+) -> None:
+    """Columns of numpy arrays into ``table`` (text COPY: these tables are small)."""
+    with conn.cursor() as cur, cur.copy(sql.SQL("COPY {} FROM STDIN").format(table)) as copy:
+        for row in zip(*(c.tolist() for c in columns.values()), strict=True):
+            copy.write_row(row)

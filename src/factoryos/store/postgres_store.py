@@ -11,14 +11,17 @@ with ``INSERT … ON CONFLICT DO NOTHING``. Every write also upserts the newest 
 into the small ``last_values`` table in the same transaction, so opening a store loads the
 last-value cache from a table of one row per tag instead of scanning all samples.
 
-Rollups (see rollups.py): every write merges the partials of exactly the samples it stored
-(the dedup path learns them from ``INSERT … RETURNING``) into rollup_1m and rollup_1h in the
-same transaction; long-range aggregates read them. `apply_retention` drops whole partitions
-older than the raw cutoff and deletes the rest; later writes drop samples older than it.
+Rollups (see rollups.py, pg_rollups.py): keyless tables materialized behind watermarks;
+each write appends the partials of the samples it stored below a watermark (the dedup path
+learns them from ``INSERT … RETURNING``) and, when a watermark is due to move, materializes
+the new range in a transaction of its own. `apply_retention` materializes what it is about
+to delete, drops whole partitions older than the raw cutoff and deletes the rest; later
+writes drop samples older than it.
 """
 
 import logging
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -30,7 +33,7 @@ from psycopg import sql
 
 from factoryos.model.quality import Quality
 from factoryos.model.samples import SampleBatch
-from factoryos.store import pg_schema, rollups
+from factoryos.store import pg_rollups, pg_schema, rollups
 from factoryos.store.errors import InvalidBatchError, StoreError
 from factoryos.store.lastvalue import LastValueCache
 from factoryos.store.pg_copy import (
@@ -54,7 +57,8 @@ from factoryos.store.querycheck import (
     in_key_order,
 )
 from factoryos.store.results import Aggregates
-from factoryos.store.rollups import COLUMN_LIST, LEVELS, MERGE_SET, PARTIAL_COLUMNS
+from factoryos.store.retention import RetentionPolicy, run_cuts
+from factoryos.store.rollups import PARTIAL_COLUMNS, Piece, Watermarks
 
 logger = logging.getLogger(__name__)
 
@@ -76,18 +80,6 @@ ROLLUP_AGGREGATES = {
 """Each aggregate over rollup partials (and raw samples as one-sample partials)."""
 WIRE_TYPES = {"int32": ">i4", "int64": ">i8", "float64": ">f8"}
 PARTIAL_ROW = row_dtype(tuple((name, WIRE_TYPES[kind]) for name, kind in PARTIAL_COLUMNS))
-RAW_SOURCE = (
-    "(SELECT ts, value FROM {samples} WHERE tag_id = {tag} AND ts >= {start} AND ts < {end}"
-    " AND quality <> {bad})"
-)
-ROLLUP_SOURCE = (
-    '(SELECT bucket_ns AS ts, "min", "max", "sum", "count", first_ts, "first", last_ts, "last"'
-    " FROM {rollup} WHERE tag_id = {tag} AND bucket_ns >= {inner_start}"
-    " AND bucket_ns < {inner_end} UNION ALL SELECT ts, value, value, value, 1, ts, value, ts,"
-    " value FROM {samples} WHERE tag_id = {tag} AND quality <> {bad}"
-    " AND ((ts >= {start} AND ts < {inner_start}) OR (ts >= {inner_end} AND ts < {end})))"
-)
-"""Partials of a query range: rollup rows inside, raw samples at the unaligned ends."""
 AGG_WIRE = {name: ">i8" if name == "count" else ">f8" for name in AGGREGATE_NAMES}
 MAX_NEW_PARTITIONS = 1000
 """Partitions one write may create: bounds what a batch with absurd timestamps can do."""
@@ -97,6 +89,10 @@ FETCHED_ROW = np.dtype(
     [("tag_id", np.int32), ("ts", np.int64), ("value", np.float64), ("q", np.uint8)]
 )
 """One row of an export FETCH, as numpy builds a chunk from psycopg's tuples."""
+
+
+class _FloorsMovedError(Exception):
+    """A write met retention floors newer than the store's: filter the batch again."""
 
 
 class PostgresStore:
@@ -128,7 +124,7 @@ class PostgresStore:
         try:
             self.layout = pg_schema.ensure_schema(writer, schema, partition_ns)
             self._partitions = pg_schema.existing_partitions(writer, schema)
-            self._raw_cutoff = pg_schema.raw_cutoff(writer, schema)
+            self._floors, self._floors_version = pg_schema.load_floors(writer, schema)
             writer.commit()
         except psycopg.Error as e:
             writer.close()
@@ -141,6 +137,8 @@ class PostgresStore:
         )
         try:
             self._cache = self._load_cache()
+            self._newest = self._cache.newest_ts()
+            self._advance(writer, self._newest)
         except BaseException:
             self._pool.close()
             writer.close()
@@ -161,30 +159,53 @@ class PostgresStore:
         check_batch(batch)
         with self._write_lock:
             self._check_open()
-            batch = self._unexpired(batch)
-            if len(batch) == 0:
-                return 0
-            conn = self._writer_connection()
             try:
-                self._ensure_partitions(conn, batch.ts)
-                if self._is_fresh(batch) and self._try_append(conn, batch):
-                    with self._cache_lock:
-                        self._cache.update_fresh(batch)
-                    return len(batch)
+                return self._write(batch)
+            except _FloorsMovedError:  # once: the floors just loaded are the newest
+                return self._write(batch)
+
+    def _write(self, batch: SampleBatch) -> int:
+        batch = self._unexpired(batch)
+        if len(batch) == 0:
+            return 0
+        conn = self._writer_connection()
+        try:
+            self._ensure_partitions(conn, batch.ts)
+            if self._is_fresh(batch) and self._try_append(conn, batch):
+                with self._cache_lock:
+                    self._cache.update_fresh(batch)
+                stored = len(batch)
+            else:
                 unique = batch.take(first_of_each_key(batch))
                 stored = self._insert_missing(conn, unique)
-            except psycopg.Error as e:
-                _rollback(conn)
-                raise StoreError(f"writing {len(batch)} samples to {self._where}: {e}") from e
-            with self._cache_lock:
-                self._cache.update(_newest_per_tag(unique))
+                with self._cache_lock:
+                    self._cache.update(_newest_per_tag(unique))
+            self._newest = max(self._newest, int(batch.ts.max()))
+            self._advance(conn, self._newest)
+        except psycopg.Error as e:
+            _rollback(conn)
+            raise StoreError(f"writing {len(batch)} samples to {self._where}: {e}") from e
         return stored
+
+    def _advance(self, conn: psycopg.Connection[Any], newest: int) -> None:
+        """Materialize what ``newest`` makes due, unless another writer already has."""
+        marks = pg_rollups.read_meta(conn, self.schema).marks
+        conn.commit()
+        if rollups.advanced(marks, newest, time.time_ns()) == marks:
+            return
+        marks = pg_rollups.lock_exclusive(conn, self.schema).marks
+        pg_rollups.materialize(
+            conn, self.schema, marks, rollups.advanced(marks, newest, time.time_ns())
+        )
+        conn.commit()
 
     def _unexpired(self, batch: SampleBatch) -> SampleBatch:
         """``batch`` without the samples older than the applied raw retention cutoff."""
-        if self._raw_cutoff is None or int(batch.ts.min()) >= self._raw_cutoff:
+        if self._floors.empty:
             return batch
-        keep = batch.ts >= self._raw_cutoff
+        keep = batch.ts >= self._floors.of(batch.tag_ids)
+        if bool(keep.all()):
+            return batch
         logger.debug("dropping %d samples older than the retention cutoff", int((~keep).sum()))
         return batch.take(keep)
 
@@ -198,9 +219,10 @@ class PostgresStore:
     def _try_append(self, conn: psycopg.Connection[Any], batch: SampleBatch) -> bool:
         """COPY straight into samples; False (nothing written) if a row was already stored."""
         try:
+            marks = self._lock_shared(conn)
             with conn.cursor() as cur:
                 _copy(cur, self._table("samples"), batch)
-                self._merge_rollups(cur, batch)
+                self._append_late(cur, batch, marks)
                 self._upsert_last(cur, _newest_per_tag(batch))
             conn.commit()
         except pg_errors.UniqueViolation:
@@ -209,6 +231,7 @@ class PostgresStore:
         return True
 
     def _insert_missing(self, conn: psycopg.Connection[Any], unique: SampleBatch) -> int:
+        marks = self._lock_shared(conn)
         with conn.cursor() as cur:
             _copy(cur, sql.Identifier("incoming"), unique)
             insert = sql.SQL(
@@ -218,26 +241,31 @@ class PostgresStore:
             ).format(self._table("samples"))
             with cur.copy(insert) as copy:
                 stored = decode_samples(b"".join(bytes(chunk) for chunk in copy))
-            self._merge_rollups(cur, stored)
+            self._append_late(cur, stored, marks)
             self._upsert_last(cur, _newest_per_tag(unique))
         conn.commit()
         return len(stored)
 
-    def _merge_rollups(self, cur: psycopg.Cursor[Any], stored: SampleBatch) -> None:
-        """Merge the partials of ``stored`` (samples just stored, none twice) into the
-        rollups; rows go in key order, so concurrent writers lock them in the same order."""
-        for level, parts in rollups.level_partials(stored):
-            if len(parts["tag_id"]) == 0:
-                continue
-            staging = sql.Identifier(f"incoming_{level.table}")
-            with cur.copy(sql.SQL("COPY {} FROM STDIN (FORMAT BINARY)").format(staging)) as copy:
-                copy.write(_encode_partials(parts))
-            cur.execute(
-                sql.SQL(
-                    "INSERT INTO {} AS r SELECT " + COLUMN_LIST + " FROM {} ORDER BY tag_id,"
-                    " bucket_ns " + MERGE_SET
-                ).format(self._table(level.table), staging)
+    def _lock_shared(self, conn: psycopg.Connection[Any]) -> Watermarks:
+        """Take the rollup lock shared; if a retention run (of any writer) has moved the
+        floors since this store loaded them, reload them and raise _FloorsMovedError."""
+        meta = pg_rollups.lock_shared(conn, self.schema)
+        if meta.retention_version != self._floors_version:
+            self._floors, self._floors_version = pg_schema.load_floors(conn, self.schema)
+            conn.rollback()
+            raise _FloorsMovedError
+        return meta.marks
+
+    def _append_late(
+        self, cur: psycopg.Cursor[Any], stored: SampleBatch, marks: Watermarks
+    ) -> None:
+        """Append the partials of the samples of ``stored`` below a watermark."""
+        for level, parts in rollups.late_partials(stored, marks):
+            statement = sql.SQL("COPY {} FROM STDIN (FORMAT BINARY)").format(
+                self._table(level.table)
             )
+            with cur.copy(statement) as copy:
+                copy.write(_encode_partials(parts))
 
     def _upsert_last(self, cur: psycopg.Cursor[Any], newest: SampleBatch) -> None:
         _copy(cur, sql.Identifier("incoming_last"), newest)
@@ -322,19 +350,11 @@ class PostgresStore:
         exprs = sql.SQL(", ").join(
             sql.SQL("{} AS {}").format(sql.SQL(sqls[n]), sql.Identifier(n)) for n in names
         )
-        source = sql.SQL(RAW_SOURCE if plan is None else ROLLUP_SOURCE).format(
-            samples=self._table("samples"),
-            rollup=self._table(plan.level.table if plan else "samples"),
-            tag=sql.Literal(tag_id),
-            start=sql.Literal(start_ns),
-            end=sql.Literal(end_ns),
-            inner_start=sql.Literal(plan.inner_start if plan else start_ns),
-            inner_end=sql.Literal(plan.inner_end if plan else end_ns),
-            bad=sql.Literal(int(Quality.BAD)),
-        )
+        marks = rollups.NO_MARKS if plan is None else self._read_marks()
+        source = self._source(rollups.pieces(start_ns, end_ns, plan, marks), tag_id, plan is None)
         query = sql.SQL(
-            "SELECT ts - ((ts % {every} + {every}) % {every}) AS bucket, {exprs} FROM {source} AS p"
-            " GROUP BY bucket ORDER BY bucket"
+            "SELECT ts - ((ts % {every} + {every}) % {every}) AS bucket, {exprs}"
+            " FROM ({source}) AS p GROUP BY bucket ORDER BY bucket"
         ).format(every=every, exprs=exprs, source=source)
         fields = (("bucket", ">i8"), *((n, AGG_WIRE[n]) for n in names))
         rows = decode(self._copy_out(query), fields)
@@ -345,25 +365,32 @@ class PostgresStore:
 
     # -- retention ----------------------------------------------------------------------------
 
-    def apply_retention(
-        self, raw_keep_ns: int, rollup_1m_keep_ns: int, rollup_1h_keep_ns: int, now_ns: int
-    ) -> dict[str, int]:
-        """Delete samples older than ``now_ns - raw_keep_ns`` (whole partitions dropped where
-        they lie entirely before it) and rollup buckets that ended before ``now_ns`` minus
-        their keep; returns the rows deleted per table (a dropped partition counts its
-        rows). Later writes drop samples older than the raw cutoff."""
-        cut = rollups.cutoffs(raw_keep_ns, rollup_1m_keep_ns, rollup_1h_keep_ns, now_ns)
+    def apply_retention(self, policy: RetentionPolicy, now_ns: int) -> dict[str, int]:
+        """Delete what ``policy`` expires at ``now_ns``, per tag class (whole partitions
+        dropped where they lie before every tag's raw cutoff); returns the rows deleted per
+        table (a dropped partition counts its rows). What is about to be deleted is rolled
+        up first; later writes, by any writer of the schema, drop samples below the raw
+        cutoff that applied to their tag."""
+        run = run_cuts(policy, now_ns)
         with self._write_lock:
             self._check_open()
             conn = self._writer_connection()
             try:
-                deleted, dropped = pg_schema.delete_expired(conn, self.schema, self.layout, cut)
+                marks = pg_rollups.lock_exclusive(conn, self.schema).marks
+                floors, _ = pg_schema.load_floors(conn, self.schema)
+                floors = floors.after(run)
+                pg_rollups.materialize(
+                    conn, self.schema, marks, rollups.forced(marks, run.widest())
+                )
+                deleted, dropped, version = pg_schema.delete_expired(
+                    conn, self.schema, self.layout, run, floors
+                )
                 conn.commit()
+                self._floors, self._floors_version = floors, version
             except psycopg.Error as e:
                 _rollback(conn)
                 raise StoreError(f"retention on {self._where} failed: {e}") from e
             self._partitions -= dropped
-            self._raw_cutoff = max(cut.raw_ns, self._raw_cutoff or cut.raw_ns)
         logger.info("retention on %s deleted %s", self._where, deleted)
         return deleted
 
@@ -401,6 +428,28 @@ class PostgresStore:
 
     # -- plumbing -----------------------------------------------------------------------------
 
+    def _source(self, parts: list[Piece], tag_id: int, raw: bool) -> sql.Composable:
+        """The union of ``parts`` as rows (ts, value) for raw aggregates (``raw``), else as
+        partial rows (raw samples as one-sample partials)."""
+        selects = []
+        tag, bad = sql.Literal(tag_id), sql.Literal(int(Quality.BAD))
+        for part in parts:
+            lo, hi = sql.Literal(part.start_ns), sql.Literal(part.end_ns)
+            if part.table is None:
+                what = "ts, value" if raw else rollups.RAW_AS_PARTIAL
+                query = sql.SQL(
+                    "SELECT " + what + " FROM {} WHERE tag_id = {} AND quality <> {}"
+                    " AND ts >= {} AND ts < {}"
+                ).format(self._table("samples"), tag, bad, lo, hi)
+            else:
+                query = sql.SQL(
+                    'SELECT bucket_ns AS ts, "min", "max", "sum", "count", first_ts, "first",'
+                    ' last_ts, "last" FROM {} WHERE tag_id = {} AND bucket_ns >= {}'
+                    " AND bucket_ns < {}"
+                ).format(self._table(part.table), tag, lo, hi)
+            selects.append(query)
+        return sql.SQL(" UNION ALL ").join(selects)
+
     def _table(self, name: str) -> sql.Identifier:
         return sql.Identifier(self.schema, name)
 
@@ -423,19 +472,21 @@ class PostgresStore:
                         "CREATE TEMP TABLE {} (" + pg_schema.COLUMNS + ") ON COMMIT DELETE ROWS"
                     ).format(sql.Identifier(name))
                 )
-            for level in LEVELS:
-                conn.execute(
-                    sql.SQL(
-                        "CREATE TEMP TABLE {} (" + pg_schema.ROLLUP_COLUMNS + ")"
-                        " ON COMMIT DELETE ROWS"
-                    ).format(sql.Identifier(f"incoming_{level.table}"))
-                )
             conn.commit()
         except psycopg.Error as e:
             conn.close()
             raise StoreError(f"cannot prepare the writer of {self._where}: {e}") from e
         self._writer = conn
         return conn
+
+    def _read_marks(self) -> Watermarks:
+        """The watermarks now: other processes writing the schema move them too."""
+        self._check_open()
+        with self._pool.connection() as conn:
+            try:
+                return pg_rollups.read_meta(conn, self.schema).marks
+            except psycopg.Error as e:
+                raise StoreError(f"query on {self._where} failed: {e}") from e
 
     def _copy_out(self, query: sql.Composable) -> bytes:
         """The result of ``query`` as a binary COPY stream, on a pooled connection."""

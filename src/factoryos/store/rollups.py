@@ -1,16 +1,22 @@
 """Rollups: per-(tag, bucket) partial aggregates at 1 minute and 1 hour, backend-neutral.
 
 A rollup row holds min, max, sum, count, (first_ts, first) and (last_ts, last) of the
-non-BAD samples of one tag in one bucket. Partials *merge*: min of mins, sum of sums, the
-first with the smaller first_ts... so the backends keep rollups up to date by merging the
-partials of exactly the samples a write stored (never a duplicate, since writes are
-idempotent): O(batch) work, right for late and out-of-order samples and for replays, and
-still right for a late sample in a bucket whose raw samples retention already deleted.
+non-BAD samples of one tag in one bucket. Partials *merge* (min of mins, sum of sums, the
+first with the smaller first_ts, ...), so a rollup table may hold several rows of one
+(tag, bucket) and queries merge them: the tables have no key and are only ever appended to.
 
-A query reads a rollup when its bucket width is a multiple of the rollup's and the range
-spans at least MIN_SPAN_BUCKETS rollup buckets; the unaligned ends of the range come from
-the raw samples, merged in as one-sample partials, so results equal those from raw samples
-(sum and avg up to float rounding: partial sums add in another order).
+Rollups are **materialized behind a watermark**, level by level (the idea of continuous
+aggregates with real-time aggregation): a level holds every sample with ts below its
+watermark, and nothing above. When the newest sample (and the clock) has passed a whole
+``step`` beyond a level's watermark plus GRACE_NS, the store aggregates the level's source
+(raw samples for 1 minute, 1-minute rows for 1 hour) between the old and the new watermark
+in one statement and appends the rows sorted by (tag, bucket): a one-tag query then reads
+one row group per step. A sample stored later with ts below a watermark (late, replayed
+after an outage) has its partial appended to that level in the same transaction, so it
+counts exactly once. A query splits its range at the watermarks (`pieces`): the coarse
+level below its watermark, the finer level above, raw samples above the finest watermark
+and at the unaligned ends; results equal those from raw samples (sum and avg up to float
+rounding: partial sums add in another order).
 """
 
 from dataclasses import dataclass
@@ -44,16 +50,40 @@ PARTIAL_COLUMNS = (
 """The columns of a rollup table and of a Partials batch, in order, with their numpy types."""
 
 
+GRACE_NS = 10 * MINUTE_NS
+"""Materialization stays this far behind the newest sample and the clock: samples up to
+this late usually arrive before their buckets are materialized (later ones still count)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Level:
-    """One rollup: its table and bucket width."""
+    """One rollup: its table, bucket width and materialization step."""
 
     table: str
     width_ns: int
+    step_ns: int
+    """Watermarks advance in whole steps: larger steps mean fewer, larger sorted runs."""
 
 
-LEVELS = (Level("rollup_1m", MINUTE_NS), Level("rollup_1h", HOUR_NS))
-"""Finest first."""
+LEVELS = (Level("rollup_1m", MINUTE_NS, HOUR_NS), Level("rollup_1h", HOUR_NS, DAY_NS))
+"""Finest first; each level is materialized from the one before it (the first from raw)."""
+
+Watermarks = tuple[int, ...]
+"""Per level (LEVELS order): every sample with ts below it is in the level; non-increasing."""
+NOTHING = INT64_MIN
+"""The watermark of a level nothing has been materialized into."""
+NO_MARKS: Watermarks = (NOTHING,) * len(LEVELS)
+"""The watermarks of a store with nothing materialized."""
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """A part of a query range served by one source: a rollup table, or raw samples."""
+
+    table: str | None
+    """None for raw samples."""
+    start_ns: int
+    end_ns: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +126,61 @@ def choose(start_ns: int, end_ns: int, every_ns: int) -> Plan | None:
     return None
 
 
+def pieces(start_ns: int, end_ns: int, plan: Plan | None, marks: Watermarks) -> list[Piece]:
+    """The sources of an aggregate over [start_ns, end_ns): inside the plan's aligned range,
+    each level from the plan's down to the finest below its watermark, then raw samples;
+    raw samples at the unaligned ends. Empty pieces are left out, adjacent raw ones joined."""
+    if plan is None:
+        return [Piece(None, start_ns, end_ns)]
+    result = [Piece(None, start_ns, plan.inner_start)]
+    lo = plan.inner_start
+    for index in range(LEVELS.index(plan.level), -1, -1):
+        hi = min(max(marks[index], lo), plan.inner_end)
+        result.append(Piece(LEVELS[index].table, lo, hi))
+        lo = hi
+    result.append(Piece(None, lo, end_ns))
+    merged: list[Piece] = []
+    for piece in (p for p in result if p.start_ns < p.end_ns):
+        if merged and merged[-1].table == piece.table and merged[-1].end_ns == piece.start_ns:
+            piece = Piece(piece.table, merged.pop().start_ns, piece.end_ns)
+        merged.append(piece)
+    return merged
+
+
+def advanced(marks: Watermarks, newest_ns: int, now_ns: int) -> Watermarks:
+    """The watermarks once ``newest_ns`` (the newest sample stored) is known at ``now_ns``:
+    each level's in whole steps, GRACE_NS behind the newest sample and the clock, and
+    never above the level it is made from."""
+    below = min(newest_ns, now_ns) - GRACE_NS
+    result = []
+    for level, mark in zip(LEVELS, marks, strict=True):
+        below = max(mark, _floor(below, level.step_ns))
+        result.append(below)
+    return tuple(result)
+
+
+def forced(marks: Watermarks, cut: Cutoffs) -> Watermarks:
+    """The watermarks retention needs before it deletes: the finest level at or above the
+    raw cutoff, each coarser one at or above the cutoff of the level it is made from (so
+    nothing is deleted before it is rolled up); finer levels never below coarser ones."""
+    needs = [cut.raw_ns] + [cut.bucket_ns[level.table] for level in LEVELS[:-1]]
+    result = [
+        max(mark, min(_ceil(need, level.width_ns), _floor(INT64_MAX, level.width_ns)))
+        for level, mark, need in zip(LEVELS, marks, needs, strict=True)
+    ]
+    for index in range(len(result) - 2, -1, -1):
+        result[index] = max(result[index], result[index + 1])
+    return tuple(result)
+
+
+def _floor(ns: int, width: int) -> int:
+    return ns // width * width
+
+
+def _ceil(ns: int, width: int) -> int:
+    return -(-ns // width) * width
+
+
 DENSE_SLOTS_PER_SAMPLE = 4
 """`partials` groups through a dense (tag, bucket) grid when it has at most this many slots
 per sample (plus DENSE_MIN_SLOTS): O(n) scatter ufuncs instead of an O(n log n) sort."""
@@ -121,31 +206,34 @@ def partials(batch: SampleBatch, width_ns: int) -> Partials:
         return dense
     order = np.lexsort((ts, ids))
     ids, ts, values = ids[order], ts[order], values[order]
-    ones = np.ones(len(ids), dtype=np.int64)
-    return _merge_sorted(ids, bucket[order] * width_ns, values, values, values, ones, ts, values)
+    return _merge_sorted(ids, bucket[order] * width_ns, ts, values)
 
 
-def coarsen(parts: Partials, width_ns: int) -> Partials:
-    """``parts`` (sorted by (tag, bucket), buckets dividing ``width_ns``) merged into buckets
-    of ``width_ns``, sorted the same way."""
-    if len(parts["tag_id"]) == 0:
-        return parts
-    # from a real ts: a bucket_ns below INT64_MIN has wrapped (as ts - ts % width would)
-    buckets = parts["first_ts"] // width_ns * width_ns
-    return _merge_sorted(
-        parts["tag_id"], buckets, parts["min"], parts["max"], parts["sum"], parts["count"],
-        parts["first_ts"], parts["first"], parts["last_ts"], parts["last"],
-    )  # fmt: skip
+def first_bucket(level: Level) -> int:
+    """The first whole bucket of ``level`` in int64: samples before it (in the bucket that
+    starts below INT64_MIN) are never rolled up; queries read them raw, since a plan's
+    rollup range starts at a whole bucket."""
+    return _ceil(INT64_MIN, level.width_ns)
 
 
-def level_partials(batch: SampleBatch) -> list[tuple[Level, Partials]]:
-    """The partials of ``batch`` for each level, finest first; the coarser levels are merged
-    from the finest (far fewer rows than samples)."""
-    parts = partials(batch, LEVELS[0].width_ns)
-    result = [(LEVELS[0], parts)]
-    for level in LEVELS[1:]:
-        parts = coarsen(parts, level.width_ns)
-        result.append((level, parts))
+def to_materialize(old: Watermarks, new: Watermarks) -> list[tuple[int, Level, int, int]]:
+    """(index, level, lo, hi) of each level to aggregate from ``old`` to ``new``, finest
+    first (each level is made from the one before)."""
+    return [
+        (index, level, max(lo, first_bucket(level)), hi)
+        for index, (level, lo, hi) in enumerate(zip(LEVELS, old, new, strict=True))
+        if hi > lo
+    ]
+
+
+def late_partials(stored: SampleBatch, marks: Watermarks) -> list[tuple[Level, Partials]]:
+    """The partials each level must append for the samples of ``stored`` (just stored, none
+    twice) that lie below its watermark; levels with none are left out."""
+    result = []
+    for level, mark in zip(LEVELS, marks, strict=True):
+        below = (stored.ts < mark) & (stored.ts >= first_bucket(level))
+        if bool(below.any()):
+            result.append((level, partials(stored.take(below), level.width_ns)))
     return result
 
 
@@ -210,35 +298,26 @@ def _at_ts(
 
 
 def _merge_sorted(
-    ids: npt.NDArray[np.generic],
-    buckets: npt.NDArray[np.generic],
-    mins: npt.NDArray[np.generic],
-    maxs: npt.NDArray[np.generic],
-    sums: npt.NDArray[np.generic],
-    counts: npt.NDArray[np.generic],
-    first_ts: npt.NDArray[np.generic],
-    firsts: npt.NDArray[np.generic],
-    last_ts: npt.NDArray[np.generic] | None = None,
-    lasts: npt.NDArray[np.generic] | None = None,
+    ids: npt.NDArray[np.int32],
+    buckets: npt.NDArray[np.int64],
+    ts: npt.NDArray[np.int64],
+    values: npt.NDArray[np.float64],
 ) -> Partials:
-    """Merge partial rows sorted by (tag, bucket, time) per (tag, bucket); without
-    ``last_ts``/``lasts`` the rows are single samples (last = first)."""
-    last_ts = first_ts if last_ts is None else last_ts
-    lasts = firsts if lasts is None else lasts
+    """Partials of single samples sorted by (tag, bucket, ts), per (tag, bucket)."""
     change = (ids[1:] != ids[:-1]) | (buckets[1:] != buckets[:-1])
     starts = np.flatnonzero(np.concatenate(([True], change)))
     ends = np.append(starts[1:], len(ids)) - 1
     return {
         "tag_id": ids[starts].astype(np.int32),
         "bucket_ns": buckets[starts].astype(np.int64),
-        "min": np.minimum.reduceat(mins, starts),
-        "max": np.maximum.reduceat(maxs, starts),
-        "sum": np.add.reduceat(sums, starts),
-        "count": np.add.reduceat(counts, starts).astype(np.int64),
-        "first_ts": first_ts[starts],
-        "first": firsts[starts],
-        "last_ts": last_ts[ends],
-        "last": lasts[ends],
+        "min": np.minimum.reduceat(values, starts),
+        "max": np.maximum.reduceat(values, starts),
+        "sum": np.add.reduceat(values, starts),
+        "count": np.diff(np.append(starts, len(ids))).astype(np.int64),
+        "first_ts": ts[starts],
+        "first": values[starts],
+        "last_ts": ts[ends],
+        "last": values[ends],
     }
 
 
@@ -268,14 +347,9 @@ def _clamp(ns: int) -> int:
     return min(max(ns, INT64_MIN), INT64_MAX)
 
 
-MERGE_SET = (
-    'ON CONFLICT (tag_id, bucket_ns) DO UPDATE SET "min" = least(r."min", excluded."min"),'
-    ' "max" = greatest(r."max", excluded."max"), "sum" = r."sum" + excluded."sum",'
-    ' "count" = r."count" + excluded."count",'
-    ' "first" = CASE WHEN excluded.first_ts < r.first_ts THEN excluded."first" ELSE r."first" END,'
-    " first_ts = least(r.first_ts, excluded.first_ts),"
-    ' "last" = CASE WHEN excluded.last_ts > r.last_ts THEN excluded."last" ELSE r."last" END,'
-    " last_ts = greatest(r.last_ts, excluded.last_ts)"
+RAW_AS_PARTIAL = (
+    'ts, value AS "min", value AS "max", value AS "sum", 1 AS "count", ts AS first_ts,'
+    ' value AS "first", ts AS last_ts, value AS "last"'
 )
-"""The SQL (DuckDB and PostgreSQL alike) that merges a partial into the stored row ``r``."""
+"""The SELECT list (DuckDB and PostgreSQL alike) of raw samples as one-sample partials."""
 COLUMN_LIST = ", ".join(f'"{name}"' for name, _ in PARTIAL_COLUMNS)
