@@ -12,6 +12,7 @@ from factoryos.errors import FactoryOSError
 from factoryos.model import SiteFile
 from factoryos.runtime.feeds import Feeds
 from factoryos.runtime.platform import Platform
+from factoryos.runtime.retention_job import DEFAULT_EVERY_S
 from factoryos.sim import SimulatorHost, VirtualFactory
 
 
@@ -52,12 +53,13 @@ async def run_platform(
     on_ready: Callable[[str], None],
     feeds: Feeds | None = None,
     store_url: str | None = None,
+    retention_every_s: float = DEFAULT_EVERY_S,
 ) -> None:
     """Run until SIGINT/SIGTERM; ``step`` reports start-up progress, ``on_ready`` the key."""
     stop = asyncio.Event()
     _stop_on_signals(stop)
     step("opening the catalog and time-series store")
-    platform = Platform(site, data_dir, store_url)
+    platform = Platform(site, data_dir, store_url, retention_every_s)
     sim = (
         SimulatorHost(VirtualFactory(site, seed=seed, start_ns=time.time_ns()))
         if simulate

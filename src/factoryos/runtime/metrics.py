@@ -19,6 +19,7 @@ from prometheus_client.registry import Collector
 
 from factoryos.bus.inprocess import InProcessBus
 from factoryos.bus.nats import NatsIngestSource
+from factoryos.runtime.retention_job import RetentionStats
 from factoryos.store.backend import TimeSeriesStore
 from factoryos.store.ingest import Ingestor
 
@@ -37,6 +38,7 @@ class MetricSources:
     nats: list[NatsIngestSource] = field(default_factory=list)
     drivers: list[Any] = field(default_factory=list)
     """Drivers with a ``name`` and ``stats`` holding ``polls``/``failures``/``connected``."""
+    retention: RetentionStats | None = None
 
 
 class PlatformCollector(Collector):
@@ -51,6 +53,7 @@ class PlatformCollector(Collector):
         yield from self._bus()
         yield from self._nats()
         yield from self._drivers()
+        yield from self._retention()
 
     def _ingest(self) -> Iterator[Metric]:
         stats = [i.stats for i in self.sources.ingestors]
@@ -139,6 +142,19 @@ class PlatformCollector(Collector):
             failures.add_metric([d.name], d.stats.failures)
             up.add_metric([d.name], float(bool(getattr(d.stats, "connected", False))))
         yield from (polls, failures, up)
+
+    def _retention(self) -> Iterator[Metric]:
+        stats = self.sources.retention
+        if stats is None:
+            return
+        yield _counter("retention_runs", "Retention runs that succeeded.", [stats], "runs")
+        yield _counter("retention_failures", "Retention runs that failed.", [stats], "failures")
+        deleted = CounterMetricFamily(
+            f"{NS}_retention_deleted_rows", "Rows retention deleted.", labels=["table"]
+        )
+        for table, rows in sorted(stats.deleted.items()):
+            deleted.add_metric([table], rows)
+        yield deleted
 
 
 def _counter(name: str, doc: str, stats: Iterable[Any], attr: str) -> CounterMetricFamily:

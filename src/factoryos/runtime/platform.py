@@ -22,9 +22,11 @@ from factoryos.errors import FactoryOSError
 from factoryos.model import SiteFile
 from factoryos.runtime.feeds import Feeds, Task
 from factoryos.runtime.metrics import MetricSources, build_registry
+from factoryos.runtime.retention_job import DEFAULT_EVERY_S, RetentionJob
 from factoryos.store.backend import TimeSeriesStore, open_store
 from factoryos.store.catalog import Catalog, Role
 from factoryos.store.ingest import Ingestor
+from factoryos.store.retention import policy_of_site
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,7 @@ class Platform:
     site: SiteFile
     data_dir: Path
     store_url: str | None = None  # a PostgreSQL URL; None: DuckDB in data_dir
+    retention_every_s: float = DEFAULT_EVERY_S
     catalog: Catalog = field(init=False)
     store: TimeSeriesStore = field(init=False)
     bus: InProcessBus = field(init=False)
@@ -116,16 +119,24 @@ class Platform:
         drivers = build_drivers(self.site, self.tag_ids)
         services = Services(self.catalog, self.store, self.bus, writer=drivers)
         ingestor = Ingestor(self.store, self.bus)
+        retention = RetentionJob(
+            self.store, policy_of_site(self.site, self.tag_ids), self.retention_every_s
+        )
         sources = MetricSources(
             ingestors=[ingestor],
             store=self.store,
             tag_ids=list(self.tag_ids.values()),
             bus=self.bus,
             drivers=list(drivers.running),
+            retention=retention.stats,
         )
         app = create_app(services, metrics_registry=build_registry(sources))
         server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
-        consumers = {"ingest": ingestor.run, **feeds.consumers(self.bus, self.site, self.tag_ids)}
+        consumers = {
+            "ingest": ingestor.run,
+            "retention": retention.run,
+            **feeds.consumers(self.bus, self.site, self.tag_ids),
+        }
         producers: dict[str, Task] = {
             "drivers": lambda halt: run_all(drivers.running, self.bus.publish, halt),
             **feeds.producers(self.bus, self.tag_ids, ingestor),

@@ -2,9 +2,10 @@
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from factoryos.model.timeparse import parse_duration_ns
 from factoryos.runtime.feeds import Feeds
 
 
@@ -36,6 +37,20 @@ class Settings(BaseSettings):
         default=None, description="Publish every tag to its UNS topic: mqtt://host:1883"
     )
     uns_prefix: str = "factoryos/v1"
+    retention_every: str = Field(
+        default="1h", description="How often the site file's retention policy runs, e.g. 15m."
+    )
+
+    @field_validator("retention_every")
+    @classmethod
+    def _duration(cls, text: str) -> str:
+        if parse_duration_ns(text, whole=True) <= 0:  # whole=True: never 0
+            raise ValueError(f"{text!r} must be above 0")
+        return text
+
+    @property
+    def retention_every_s(self) -> float:
+        return parse_duration_ns(self.retention_every, whole=True) / 1e9
 
     def feeds(self) -> Feeds:
         return Feeds(
