@@ -116,6 +116,24 @@ def test_two_writers_on_one_schema_stay_idempotent(schema: str) -> None:
         assert b.last([3]).ts.tolist() == [T0 + 4 * S]
 
 
+def test_a_failed_writer_lane_is_made_good_by_writing_the_batch_again(schema: str) -> None:
+    with PostgresStore(PG_URL, schema=schema, writers=3) as store:
+        assert store.write(SampleBatch.build(np.arange(9), [T0] * 9, np.arange(9.0))) == 9
+        lane = store._writers[1]  # tags 1, 4, 7
+        assert lane is not None
+        with psycopg.connect(PG_URL, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", [lane.info.backend_pid])
+        batch = SampleBatch.build(np.arange(9), [T0 + S] * 9, np.arange(9.0))
+        with pytest.raises(StoreError, match="writing 3 samples"):
+            store.write(batch)
+        assert store.count() == 9 + 6  # the other lanes' parts landed, each whole
+        assert store.write(batch) == 3  # the rest, nothing twice
+        assert store.count() == 18
+        assert store.raw(4, T0, T0 + 2 * S).values.tolist() == [4.0, 4.0]
+    with pytest.raises(StoreError, match="writers must be >= 1"):
+        PostgresStore(PG_URL, schema=schema, writers=0)
+
+
 def test_a_lost_writer_connection_fails_one_write_then_reconnects(schema: str) -> None:
     with PostgresStore(PG_URL, schema=schema) as store:
         store.write(SampleBatch.build([1], [T0], [1.0]))

@@ -23,6 +23,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
 import numpy as np
@@ -57,7 +58,7 @@ from factoryos.store.querycheck import (
     in_key_order,
 )
 from factoryos.store.results import Aggregates
-from factoryos.store.retention import RetentionPolicy, run_cuts
+from factoryos.store.retention import Floors, RetentionPolicy, run_cuts
 from factoryos.store.rollups import PARTIAL_COLUMNS, Piece, Watermarks
 
 logger = logging.getLogger(__name__)
@@ -81,6 +82,8 @@ ROLLUP_AGGREGATES = {
 WIRE_TYPES = {"int32": ">i4", "int64": ">i8", "float64": ">f8"}
 PARTIAL_ROW = row_dtype(tuple((name, WIRE_TYPES[kind]) for name, kind in PARTIAL_COLUMNS))
 AGG_WIRE = {name: ">i8" if name == "count" else ">f8" for name in AGGREGATE_NAMES}
+WRITERS = 2
+"""Writer connections per store: two keep both cores of a small server busy."""
 MAX_NEW_PARTITIONS = 1000
 """Partitions one write may create: bounds what a batch with absurd timestamps can do."""
 COPY_SAMPLES = "COPY {} (tag_id, ts, value, quality) FROM STDIN (FORMAT BINARY)"
@@ -98,9 +101,15 @@ class _FloorsMovedError(Exception):
 class PostgresStore:
     """Samples in PostgreSQL schema ``schema`` plus the last-value cache.
 
-    One writer connection used under a lock (`write` is synchronous; the ingest calls it in
-    a worker thread) and a bounded pool of query connections, so queries proceed while
-    ingest writes. Every statement runs with ``statement_timeout_s``.
+    ``writers`` writer connections (*lanes*), used under a lock (`write` is synchronous; the
+    ingest calls it in a worker thread), and a bounded pool of query connections, so queries
+    proceed while ingest writes. Every statement runs with ``statement_timeout_s``.
+
+    A write splits its batch by tag over the lanes, which COPY in parallel, each in its own
+    transaction (PostgreSQL inserts one index entry per row in one backend process, so one
+    connection leaves a second core idle). Each lane's part is atomic; if one fails, `write`
+    raises and parts of other lanes may be stored: writing the batch again stores the rest
+    and nothing twice. Lanes own disjoint tags, so they never wait on each other's rows.
     """
 
     def __init__(
@@ -111,7 +120,9 @@ class PostgresStore:
         partition_ns: int | None = None,
         statement_timeout_s: float = 30.0,
         pool_size: int = 4,
+        writers: int = WRITERS,
     ) -> None:
+        check_positive("writers", writers)
         self.url = url
         self.schema = schema
         self._where = f"{describe(url)} schema {schema}"
@@ -119,18 +130,21 @@ class PostgresStore:
         self._write_lock = threading.Lock()
         self._cache_lock = threading.Lock()
         self._closed = False
-        self._writer: psycopg.Connection[Any] | None = None
-        writer = self._writer_connection()
+        self._writers: list[psycopg.Connection[Any] | None] = [None] * writers
+        self._lanes = ThreadPoolExecutor(writers, thread_name_prefix=f"pg-writer-{schema}")
+        writer = self._writer_connection(0)
         try:
             self.layout = pg_schema.ensure_schema(writer, schema, partition_ns)
             self._partitions = pg_schema.existing_partitions(writer, schema)
-            self._floors, self._floors_version = pg_schema.load_floors(writer, schema)
+            self._floor_state = pg_schema.load_floors(writer, schema)
             writer.commit()
         except psycopg.Error as e:
             writer.close()
+            self._lanes.shutdown()
             raise StoreError(f"cannot prepare time-series store {self._where}: {e}") from e
         except BaseException:
             writer.close()
+            self._lanes.shutdown()
             raise
         self._pool = ReaderPool(
             url, size=pool_size, statement_timeout_s=statement_timeout_s, wait_s=statement_timeout_s
@@ -142,6 +156,7 @@ class PostgresStore:
         except BaseException:
             self._pool.close()
             writer.close()
+            self._lanes.shutdown()
             raise
         logger.info(
             "time-series store open at %s (%s, %d tags)",
@@ -159,33 +174,57 @@ class PostgresStore:
         check_batch(batch)
         with self._write_lock:
             self._check_open()
+            floors, version = self._floor_state
+            batch = _unexpired(batch, floors)
+            if len(batch) == 0:
+                return 0
+            conn = self._writer_connection(0)
             try:
-                return self._write(batch)
-            except _FloorsMovedError:  # once: the floors just loaded are the newest
-                return self._write(batch)
-
-    def _write(self, batch: SampleBatch) -> int:
-        batch = self._unexpired(batch)
-        if len(batch) == 0:
-            return 0
-        conn = self._writer_connection()
-        try:
-            self._ensure_partitions(conn, batch.ts)
-            if self._is_fresh(batch) and self._try_append(conn, batch):
-                with self._cache_lock:
-                    self._cache.update_fresh(batch)
-                stored = len(batch)
+                self._ensure_partitions(conn, batch.ts)
+            except psycopg.Error as e:
+                _rollback(conn)
+                raise StoreError(f"writing {len(batch)} samples to {self._where}: {e}") from e
+            parts = [(lane, part) for lane, part in _split(batch, len(self._writers)) if len(part)]
+            if len(parts) == 1:
+                stored = self._write_lane(*parts[0], version)
             else:
-                unique = batch.take(first_of_each_key(batch))
-                stored = self._insert_missing(conn, unique)
-                with self._cache_lock:
-                    self._cache.update(_newest_per_tag(unique))
+                futures = [self._lanes.submit(self._write_lane, *p, version) for p in parts]
+                wait(futures)
+                stored = sum(f.result() for f in futures)  # raises the first lane's error
             self._newest = max(self._newest, int(batch.ts.max()))
-            self._advance(conn, self._newest)
+            try:
+                self._advance(conn, self._newest)
+            except psycopg.Error as e:
+                _rollback(conn)
+                raise StoreError(f"rolling up in {self._where}: {e}") from e
+        return stored
+
+    def _write_lane(self, lane: int, part: SampleBatch, version: int) -> int:
+        """Store ``part`` (filtered by floors of ``version``) on writer ``lane``, in one
+        transaction; once more if a retention run moved the floors meanwhile."""
+        try:
+            return self._write_part(lane, part, version)
+        except _FloorsMovedError:
+            floors, version = self._floor_state
+            return self._write_part(lane, _unexpired(part, floors), version)
+
+    def _write_part(self, lane: int, part: SampleBatch, version: int) -> int:
+        if len(part) == 0:
+            return 0
+        conn = self._writer_connection(lane)
+        try:
+            if self._is_fresh(part) and self._try_append(conn, part, version):
+                with self._cache_lock:
+                    self._cache.update_fresh(part)
+                return len(part)
+            unique = part.take(first_of_each_key(part))
+            stored = self._insert_missing(conn, unique, version)
+            with self._cache_lock:
+                self._cache.update(_newest_per_tag(unique))
+            return stored
         except psycopg.Error as e:
             _rollback(conn)
-            raise StoreError(f"writing {len(batch)} samples to {self._where}: {e}") from e
-        return stored
+            raise StoreError(f"writing {len(part)} samples to {self._where}: {e}") from e
 
     def _advance(self, conn: psycopg.Connection[Any], newest: int) -> None:
         """Materialize what ``newest`` makes due, unless another writer already has."""
@@ -199,16 +238,6 @@ class PostgresStore:
         )
         conn.commit()
 
-    def _unexpired(self, batch: SampleBatch) -> SampleBatch:
-        """``batch`` without the samples older than the applied raw retention cutoff."""
-        if self._floors.empty:
-            return batch
-        keep = batch.ts >= self._floors.of(batch.tag_ids)
-        if bool(keep.all()):
-            return batch
-        logger.debug("dropping %d samples older than the retention cutoff", int((~keep).sum()))
-        return batch.take(keep)
-
     def _is_fresh(self, batch: SampleBatch) -> bool:
         """Strictly increasing in (ts, tag) and newer than everything known for each tag."""
         if not in_key_order(batch):
@@ -216,12 +245,12 @@ class PostgresStore:
         with self._cache_lock:
             return bool(np.all(batch.ts > self._cache.latest_ts(batch.tag_ids)))
 
-    def _try_append(self, conn: psycopg.Connection[Any], batch: SampleBatch) -> bool:
+    def _try_append(self, conn: psycopg.Connection[Any], batch: SampleBatch, version: int) -> bool:
         """COPY straight into samples; False (nothing written) if a row was already stored."""
         try:
-            marks = self._lock_shared(conn)
+            marks = self._lock_shared(conn, version)
             with conn.cursor() as cur:
-                _copy(cur, self._table("samples"), batch)
+                _copy(cur, self._table("samples"), _by_tag(batch))
                 self._append_late(cur, batch, marks)
                 self._upsert_last(cur, _newest_per_tag(batch))
             conn.commit()
@@ -230,10 +259,12 @@ class PostgresStore:
             return False
         return True
 
-    def _insert_missing(self, conn: psycopg.Connection[Any], unique: SampleBatch) -> int:
-        marks = self._lock_shared(conn)
+    def _insert_missing(
+        self, conn: psycopg.Connection[Any], unique: SampleBatch, version: int
+    ) -> int:
+        marks = self._lock_shared(conn, version)
         with conn.cursor() as cur:
-            _copy(cur, sql.Identifier("incoming"), unique)
+            _copy(cur, sql.Identifier("incoming"), _by_tag(unique))
             insert = sql.SQL(
                 "COPY (INSERT INTO {} SELECT tag_id, ts, value, quality FROM incoming"
                 " ON CONFLICT (tag_id, ts) DO NOTHING RETURNING tag_id, ts, value, quality)"
@@ -246,12 +277,13 @@ class PostgresStore:
         conn.commit()
         return len(stored)
 
-    def _lock_shared(self, conn: psycopg.Connection[Any]) -> Watermarks:
+    def _lock_shared(self, conn: psycopg.Connection[Any], version: int) -> Watermarks:
         """Take the rollup lock shared; if a retention run (of any writer) has moved the
-        floors since this store loaded them, reload them and raise _FloorsMovedError."""
+        floors since ``version`` (what the samples were filtered by), reload them and raise
+        _FloorsMovedError."""
         meta = pg_rollups.lock_shared(conn, self.schema)
-        if meta.retention_version != self._floors_version:
-            self._floors, self._floors_version = pg_schema.load_floors(conn, self.schema)
+        if meta.retention_version != version:
+            self._floor_state = pg_schema.load_floors(conn, self.schema)
             conn.rollback()
             raise _FloorsMovedError
         return meta.marks
@@ -374,7 +406,7 @@ class PostgresStore:
         run = run_cuts(policy, now_ns)
         with self._write_lock:
             self._check_open()
-            conn = self._writer_connection()
+            conn = self._writer_connection(0)
             try:
                 marks = pg_rollups.lock_exclusive(conn, self.schema).marks
                 floors, _ = pg_schema.load_floors(conn, self.schema)
@@ -386,7 +418,7 @@ class PostgresStore:
                     conn, self.schema, self.layout, run, floors
                 )
                 conn.commit()
-                self._floors, self._floors_version = floors, version
+                self._floor_state = floors, version
             except psycopg.Error as e:
                 _rollback(conn)
                 raise StoreError(f"retention on {self._where} failed: {e}") from e
@@ -415,9 +447,11 @@ class PostgresStore:
             if self._closed:
                 return
             self._closed = True
-            if self._writer is not None:
-                self._writer.close()
+            for writer in self._writers:
+                if writer is not None:
+                    writer.close()
             self._pool.close()
+            self._lanes.shutdown()
         logger.info("time-series store at %s closed", self._where)
 
     def __enter__(self) -> "PostgresStore":
@@ -457,13 +491,14 @@ class PostgresStore:
         if self._closed:
             raise StoreError(f"time-series store {self._where} is closed")
 
-    def _writer_connection(self) -> psycopg.Connection[Any]:
-        """The writer connection, reconnected if it broke (e.g. the server restarted)."""
-        if self._writer is not None and not (self._writer.broken or self._writer.closed):
-            return self._writer
-        if self._writer is not None:
-            logger.warning("writer connection to %s was lost; reconnecting", self._where)
-            self._writer.close()
+    def _writer_connection(self, lane: int) -> psycopg.Connection[Any]:
+        """Writer ``lane``'s connection, reconnected if it broke (e.g. the server restarted)."""
+        writer = self._writers[lane]
+        if writer is not None and not (writer.broken or writer.closed):
+            return writer
+        if writer is not None:
+            logger.warning("writer %d to %s was lost; reconnecting", lane, self._where)
+            writer.close()
         conn = connect(self.url, statement_timeout_s=self._timeout_s, autocommit=False)
         try:
             for name in ("incoming", "incoming_last"):
@@ -476,7 +511,7 @@ class PostgresStore:
         except psycopg.Error as e:
             conn.close()
             raise StoreError(f"cannot prepare the writer of {self._where}: {e}") from e
-        self._writer = conn
+        self._writers[lane] = conn
         return conn
 
     def _read_marks(self) -> Watermarks:
@@ -539,6 +574,32 @@ def _encode_partials(parts: dict[str, npt.NDArray[np.generic]]) -> bytes:
         rows[f"_len_{name}"] = PARTIAL_ROW[name].itemsize
         rows[name] = parts[name]
     return HEADER + rows.tobytes() + TRAILER
+
+
+def _unexpired(batch: SampleBatch, floors: Floors) -> SampleBatch:
+    """``batch`` without the samples below their tag's retention floor."""
+    if floors.empty:
+        return batch
+    keep = batch.ts >= floors.of(batch.tag_ids)
+    if bool(keep.all()):
+        return batch
+    logger.debug("dropping %d samples older than the retention cutoff", int((~keep).sum()))
+    return batch.take(keep)
+
+
+def _split(batch: SampleBatch, lanes: int) -> list[tuple[int, SampleBatch]]:
+    """``batch`` split over ``lanes`` writers by tag id (a tag always goes to one lane)."""
+    if lanes == 1:
+        return [(0, batch)]
+    lane = batch.tag_ids % lanes
+    return [(i, batch.take(lane == i)) for i in range(lanes)]
+
+
+def _by_tag(batch: SampleBatch) -> SampleBatch:
+    """``batch`` in (tag, ts) order: each tag's rows go into the primary key's index side by
+    side (much cheaper than one tag after another in time order) and land clustered by tag
+    in the table, so a one-tag query reads few pages."""
+    return batch.take(np.lexsort((batch.ts, batch.tag_ids)))
 
 
 def _newest_per_tag(batch: SampleBatch) -> SampleBatch:
