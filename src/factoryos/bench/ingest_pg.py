@@ -8,7 +8,9 @@ Three measurements on the same generated data, each in a fresh schema dropped af
   the first ``insert_sample`` points only and extrapolated as a rate (at a few thousand rows
   per second, 10 M rows would take hours);
 - the limit: the same data pre-encoded as binary COPY streams in chunks of the mean size the
-  ingest wrote, COPYed straight into an identical partitioned table (encoding not timed).
+  ingest wrote, laid out as the store does (split by tag over its writer connections, sorted
+  by (tag, ts)) and COPYed in parallel straight into an identical partitioned table
+  (encoding not timed).
 """
 
 import asyncio
@@ -16,6 +18,7 @@ import contextlib
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
 import numpy as np
@@ -29,8 +32,8 @@ from factoryos.bench.errors import BenchError
 from factoryos.bench.ingest import make_samples, peak_rss_mb, split, time_ingest
 from factoryos.model.samples import SampleBatch
 from factoryos.store import pg_schema
-from factoryos.store.pg_copy import encode_samples
-from factoryos.store.postgres_store import PostgresStore
+from factoryos.store.pg_copy import by_tag, encode_samples, split_lanes
+from factoryos.store.postgres_store import WRITERS, PostgresStore
 
 MAX_ROWS = 500_000
 INSERT_SAMPLE = 20_000
@@ -82,25 +85,41 @@ def run_postgres_ingest_bench(
 
 
 def _time_copy(chunks: list[SampleBatch], url: str, schema: str, bar: Progress | None) -> float:
-    """COPY pre-encoded chunks into a fresh partitioned table, one commit per chunk."""
+    """COPY pre-encoded chunks into a fresh partitioned table the way the store lays them
+    out (each chunk split by tag over WRITERS connections, sorted by (tag, ts)), the lanes in
+    parallel, one commit per chunk and lane: the same I/O with nothing else around it."""
     task = None if bar is None else bar.add_task("raw binary COPY", total=len(chunks))
     PostgresStore(url, schema=schema).close()  # creates the same tables
-    encoded = [encode_samples(c) for c in chunks]
-    with _connect(url) as conn:
+    lanes = [
+        [encode_samples(by_tag(part)) for _, part in split_lanes(chunk, WRITERS)]
+        for chunk in chunks
+    ]
+    statement = sql.SQL("COPY {} FROM STDIN (FORMAT BINARY)").format(
+        sql.Identifier(schema, "samples")
+    )
+    conns = [_connect(url) for _ in range(WRITERS)]
+    try:
         width = pg_schema.DAY_NS
         days = {int(d) for c in chunks for d in np.unique(c.ts // width)}
-        pg_schema.create_partitions(conn, schema, sorted(days), width)
-        statement = sql.SQL("COPY {} FROM STDIN (FORMAT BINARY)").format(
-            sql.Identifier(schema, "samples")
-        )
-        started = time.perf_counter()
-        for data in encoded:
-            with conn.cursor() as cur, cur.copy(statement) as copy:
-                copy.write(data)
+        pg_schema.create_partitions(conns[0], schema, sorted(days), width)
+
+        def copy(conn: psycopg.Connection[Any], data: bytes) -> None:
+            with conn.cursor() as cur, cur.copy(statement) as out:
+                out.write(data)
             conn.commit()
-            if bar is not None and task is not None:
-                bar.advance(task)
-        return time.perf_counter() - started
+
+        with ThreadPoolExecutor(WRITERS) as pool:
+            started = time.perf_counter()
+            for parts in lanes:
+                wait(
+                    [pool.submit(copy, conn, data) for conn, data in zip(conns, parts, strict=True)]
+                )
+                if bar is not None and task is not None:
+                    bar.advance(task)
+            return time.perf_counter() - started
+    finally:
+        for conn in conns:
+            conn.close()
 
 
 def _time_row_inserts(sample: SampleBatch, url: str, schema: str, bar: Progress | None) -> float:

@@ -74,3 +74,18 @@ def decode_samples(data: bytes) -> SampleBatch:
 def _has_null(rows: npt.NDArray[np.void], fields: tuple[tuple[str, str], ...]) -> bool:
     dtype = rows.dtype
     return any(bool(np.any(rows[f"_len_{name}"] != dtype[name].itemsize)) for name, _ in fields)
+
+
+def split_lanes(batch: SampleBatch, lanes: int) -> list[tuple[int, SampleBatch]]:
+    """``batch`` split over ``lanes`` writers by tag id (a tag always goes to one lane)."""
+    if lanes == 1:
+        return [(0, batch)]
+    lane = batch.tag_ids % lanes
+    return [(i, batch.take(lane == i)) for i in range(lanes)]
+
+
+def by_tag(batch: SampleBatch) -> SampleBatch:
+    """``batch`` in (tag, ts) order: each tag's rows go into the primary key's index side by
+    side (much cheaper than one tag after another in time order) and land clustered by tag
+    in the table, so a one-tag query reads few pages."""
+    return batch.take(np.lexsort((batch.ts, batch.tag_ids)))

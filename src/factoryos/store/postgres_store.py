@@ -40,10 +40,12 @@ from factoryos.store.lastvalue import LastValueCache
 from factoryos.store.pg_copy import (
     HEADER,
     TRAILER,
+    by_tag,
     decode,
     decode_samples,
     encode_samples,
     row_dtype,
+    split_lanes,
 )
 from factoryos.store.pg_pool import ReaderPool, connect, describe
 from factoryos.store.querycheck import (
@@ -184,7 +186,9 @@ class PostgresStore:
             except psycopg.Error as e:
                 _rollback(conn)
                 raise StoreError(f"writing {len(batch)} samples to {self._where}: {e}") from e
-            parts = [(lane, part) for lane, part in _split(batch, len(self._writers)) if len(part)]
+            parts = [
+                (lane, part) for lane, part in split_lanes(batch, len(self._writers)) if len(part)
+            ]
             if len(parts) == 1:
                 stored = self._write_lane(*parts[0], version)
             else:
@@ -250,7 +254,7 @@ class PostgresStore:
         try:
             marks = self._lock_shared(conn, version)
             with conn.cursor() as cur:
-                _copy(cur, self._table("samples"), _by_tag(batch))
+                _copy(cur, self._table("samples"), by_tag(batch))
                 self._append_late(cur, batch, marks)
                 self._upsert_last(cur, _newest_per_tag(batch))
             conn.commit()
@@ -264,7 +268,7 @@ class PostgresStore:
     ) -> int:
         marks = self._lock_shared(conn, version)
         with conn.cursor() as cur:
-            _copy(cur, sql.Identifier("incoming"), _by_tag(unique))
+            _copy(cur, sql.Identifier("incoming"), by_tag(unique))
             insert = sql.SQL(
                 "COPY (INSERT INTO {} SELECT tag_id, ts, value, quality FROM incoming"
                 " ON CONFLICT (tag_id, ts) DO NOTHING RETURNING tag_id, ts, value, quality)"
@@ -585,21 +589,6 @@ def _unexpired(batch: SampleBatch, floors: Floors) -> SampleBatch:
         return batch
     logger.debug("dropping %d samples older than the retention cutoff", int((~keep).sum()))
     return batch.take(keep)
-
-
-def _split(batch: SampleBatch, lanes: int) -> list[tuple[int, SampleBatch]]:
-    """``batch`` split over ``lanes`` writers by tag id (a tag always goes to one lane)."""
-    if lanes == 1:
-        return [(0, batch)]
-    lane = batch.tag_ids % lanes
-    return [(i, batch.take(lane == i)) for i in range(lanes)]
-
-
-def _by_tag(batch: SampleBatch) -> SampleBatch:
-    """``batch`` in (tag, ts) order: each tag's rows go into the primary key's index side by
-    side (much cheaper than one tag after another in time order) and land clustered by tag
-    in the table, so a one-tag query reads few pages."""
-    return batch.take(np.lexsort((batch.ts, batch.tag_ids)))
 
 
 def _newest_per_tag(batch: SampleBatch) -> SampleBatch:
