@@ -16,6 +16,7 @@ from factoryos.cli import app
 from factoryos.sim import DEMO_SITE, load_demo_site, with_ports
 from factoryos.store.duckdb_store import DuckDBStore
 from support.ports import free_ports
+from support.sites import Cell, Equipment, site_yaml
 
 runner = CliRunner()
 CNC_POWER = "demo/machining/line1/cell1/cnc-01/power_kw"
@@ -179,6 +180,48 @@ def test_edge_with_a_bad_config_names_the_problem(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "gateway.yaml" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_edge_logs_what_it_does_and_stops_on_sigterm_while_nats_is_down(
+    tmp_path: Path,
+) -> None:
+    """An MQTT-only site (the MQTT bridge) with neither its broker nor NATS reachable: the
+    gateway says what it runs and what is down, keeps polling, and a SIGTERM stops it."""
+    mqtt_port, nats_port = free_ports(2)
+    (tmp_path / "site.yaml").write_text(
+        site_yaml(
+            cells=[
+                Cell(
+                    "a", "l", "c", (Equipment("m", ("{name: t, mqtt: {topic: x/t}}",), device="b"),)
+                )
+            ],
+            devices=[f"{{name: b, protocol: mqtt, port: {mqtt_port}}}"],
+        )
+    )
+    config = tmp_path / "gateway.yaml"
+    config.write_text(
+        "gateway: g1\nsite_file: site.yaml\noutbox: {path: outbox.sqlite}\n"
+        f"uplink: {{kind: nats, url: 'nats://127.0.0.1:{nats_port}', timeout_s: 1}}\n"
+    )
+    exe = Path(sys.executable).parent / "factoryos"
+    log = tmp_path / "edge.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([str(exe), "edge", "--config", str(config)], stderr=out)
+    try:
+        deadline = time.monotonic() + 30
+        while "uplink down" not in log.read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0, log.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = log.read_text()
+    assert "INFO factoryos.edge.gateway gateway g1: 1 devices, uplink nats://" in text
+    assert "WARNING factoryos.connect.mqtt device b: broker" in text  # lost: tags BAD
+    assert "Traceback" not in text
 
 
 def test_db_upgrade_migrates_the_catalog_and_is_repeatable(tmp_path: Path) -> None:

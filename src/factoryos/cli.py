@@ -51,6 +51,14 @@ UnsBrokerOption = Annotated[
 ]  # fmt: skip
 
 
+def _log_to_stderr() -> None:
+    """Log INFO and up to stderr, for the long-running services (``edge``, ``ingest``):
+    their start-up, connection and bad-input lines are how an operator sees them work."""
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
 def _load_site_or_exit(path: Path) -> "SiteFile":
     try:
         return load_site(path)
@@ -471,6 +479,7 @@ def ingest(
     from factoryos.runtime.worker import WorkerSettings, serve
 
     settings = WorkerSettings(batch=batch, ack_wait_s=ack_wait, metrics_port=metrics_port)
+    _log_to_stderr()
     serve(
         nats_url, stream, site_file=site, store_url_or_path=store, catalog_url=catalog,
         durable=durable, settings=settings,
@@ -528,6 +537,7 @@ def edge(
     durable outbox, and forward it to the platform."""
     from factoryos.edge import main as run_gateway
 
+    _log_to_stderr()
     run_gateway(str(config))
 
 

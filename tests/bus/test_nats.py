@@ -2,6 +2,7 @@
 
 import asyncio
 import socket
+import time
 import uuid
 from collections.abc import AsyncIterator
 
@@ -12,8 +13,9 @@ from nats.aio.client import Client
 
 from factoryos.bus.codec import encode_batch
 from factoryos.bus.inprocess import InProcessBus
-from factoryos.bus.nats import NatsIngestSource, ingest_subject
+from factoryos.bus.nats import NatsError, NatsIngestSource, connect_nats, ingest_subject
 from factoryos.model import Quality, SampleBatch
+from support.ports import free_port
 
 URL = "nats://127.0.0.1:4222"
 PATHS = {"plant1/a/l/c/m/power_kw": 101, "plant1/a/l/c/m/temp_c": 102}
@@ -101,3 +103,22 @@ async def test_a_restarted_consumer_resumes_after_what_it_acked(
     await _consume_until(second, seqs[-1])
     ts = SampleBatch.concat(sub.take_all()).ts.tolist()
     assert ts == [0, 1, 2, 3, 4, 5]
+
+
+async def test_a_first_connect_to_no_server_fails_within_its_timeout() -> None:
+    """nats-py alone retries a first connect forever (unlimited reconnects): a gateway or
+    worker started while NATS was down hung silently and ignored SIGTERM."""
+    url = f"nats://127.0.0.1:{free_port()}"
+    started = time.monotonic()
+    with pytest.raises(NatsError, match=f"cannot connect to {url} within 1 s"):
+        await connect_nats(url, name="nowhere", timeout_s=1)
+    assert time.monotonic() - started < 3
+
+
+async def test_a_clean_close_is_no_warning(
+    js_stream: tuple[Client, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("WARNING", logger="factoryos.bus.nats"):
+        nc = await connect_nats(URL, name="closer", timeout_s=2)
+        await nc.close()
+    assert not caplog.records

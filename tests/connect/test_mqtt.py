@@ -201,6 +201,25 @@ async def test_deadband(shared_broker: int, prefix: str) -> None:
     assert [r[2] for r in collect.rows()] == [10.0, 10.6, 9.0]
 
 
+async def test_no_message_is_lost_at_the_end_of_a_batch_window(
+    shared_broker: int, prefix: str
+) -> None:
+    """A message that arrives just as a batch window closes is kept. (aiomqtt takes messages
+    off its queue in a task of its own; cancelling a read at the deadline dropped about one
+    message in ten with 1 ms windows, one in 200 with the default 50 ms.)"""
+    collect = Collector()
+    n = 500
+    driver = MqttDriver(device(shared_broker), [point(1, f"{prefix}/x")], window_s=0.001)
+    async with running(driver, collect), publisher(shared_broker) as send:
+        for i in range(n):
+            await send(f"{prefix}/x", {"value": i, "timestamp": 1000 + i})
+            if i % 7 == 0:  # a trickle, so windows open and close all the time
+                await asyncio.sleep(0.001 * (i % 3) / 2)
+        await collect.until(lambda: len(collect.rows()) >= n)
+    assert [r[1] for r in collect.rows()] == [(1000 + i) * 10**6 for i in range(n)]
+    assert driver.stats.messages == n
+
+
 # -- bad input ------------------------------------------------------------------------------
 
 BAD_INPUT: list[tuple[str, object, Reason]] = [
@@ -212,6 +231,30 @@ BAD_INPUT: list[tuple[str, object, Reason]] = [
     ("time", {"value": 1, "timestamp": "12:00"}, Reason.BAD_TIME),
     ("big", b'{"value": 1, "pad": "' + b"x" * 400 + b'"}', Reason.OVERSIZED),
 ]
+
+
+async def test_a_persistent_session_keeps_what_was_published_while_away(
+    shared_broker: int, prefix: str
+) -> None:
+    client_id = f"factoryos-test-{uuid.uuid4().hex[:12]}"
+    settings = {"client_id": client_id, "persistent_session": True}
+    points = [point(1, f"{prefix}/level")]
+    collect = Collector()
+    async with running(MqttDriver(device(shared_broker, **settings), points), collect):
+        async with publisher(shared_broker) as send:
+            await send(f"{prefix}/level", {"value": 1, "timestamp": 1000})
+        await collect.until(lambda: len(collect.rows()) == 1)
+    async with publisher(shared_broker) as send:  # FactoryOS is away (a restart)
+        for i in (2, 3):
+            await send(f"{prefix}/level", {"value": i, "timestamp": i * 1000})
+    async with running(MqttDriver(device(shared_broker, **settings), points), collect):
+        await collect.until(lambda: len(collect.rows()) == 3)
+    assert [r[2] for r in collect.rows()] == [1.0, 2.0, 3.0]
+    # the session is cleaned up: a clean connect under the same id drops it
+    async with aiomqtt.Client(HOST, shared_broker, identifier=client_id, clean_session=True):
+        pass
+    with pytest.raises(ValueError, match="persistent_session needs a client_id"):
+        device(shared_broker, persistent_session=True)
 
 
 async def test_bad_input_is_counted_logged_once_and_never_stored(

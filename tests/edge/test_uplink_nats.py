@@ -8,6 +8,8 @@ import nats
 import numpy as np
 
 from edge.harness import NatsProcess, Platform, ids_of_platform, stream_records
+from factoryos.bus.codec import decode_batch
+from factoryos.bus.nats import ingest_subject
 from factoryos.connect import build_pollers
 from factoryos.edge import Gateway, NatsUplink, NatsUplinkConfig, Outbox, edge_tag_ids
 from factoryos.model import Quality, SampleBatch, SiteFile
@@ -58,6 +60,38 @@ async def test_round_trip_with_dedup_on_resend(
         await platform.close()
         nc = await nats.connect(nats_url)
         await nc.jetstream().delete_stream(stream_name)
+        await nc.close()
+
+
+async def test_a_new_outbox_under_an_old_gateway_name_is_not_taken_for_a_resend(
+    nats_url: str, stream_name: str
+) -> None:
+    """Outbox seqs start at 1 again when the outbox file is new (state wiped, a container
+    without a volume, a replaced outbox). Those records are new data: JetStream must not drop
+    them as duplicates of the old gateway's records with the same seq."""
+    site = stream_name.lower()  # a subject of its own on the shared server
+    edge_ids = edge_tag_ids(load_demo_site())
+    path_of = {i: p for p, i in edge_ids.items()}
+    config = NatsUplinkConfig(url=nats_url, stream=stream_name, timeout_s=2)
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    await js.add_stream(name=stream_name, subjects=[ingest_subject(site)])
+    before, after = (NatsUplink(config, gateway="gw-1", site=site, path_of=path_of) for _ in "ab")
+    tag = next(iter(path_of))
+    try:
+        await before.send(range(1, 2), SampleBatch.build([tag], 1_000, [1.0]))
+        await after.send(range(1, 2), SampleBatch.build([tag], 2_000, [2.0]))  # new outbox
+        await after.send(range(1, 2), SampleBatch.build([tag], 2_000, [2.0]))  # its resend
+        last = (await js.stream_info(stream_name)).state.last_seq
+        values = [
+            decode_batch((await js.get_msg(stream_name, seq)).data or b"")[1].values.tolist()
+            for seq in range(1, last + 1)
+        ]
+        assert values == [[1.0], [2.0]]
+    finally:
+        await before.close()
+        await after.close()
+        await js.delete_stream(stream_name)
         await nc.close()
 
 

@@ -45,9 +45,20 @@ def ingest_subject(site: str) -> str:
 
 
 async def connect_nats(url: str, *, name: str, timeout_s: float) -> Client:
-    """A client that reconnects forever after it first connected; logs each down/up once."""
+    """A client that reconnects forever once it has connected; logs each down/up once (not
+    the disconnect of its own ``close()``: a clean stop is no warning).
+
+    The first connection is bounded: raises :class:`NatsError` when no server answered within
+    ``timeout_s`` (at least 1 s). nats-py alone would retry it forever (unlimited reconnect
+    attempts apply to the first connect too), so a gateway or worker started while NATS is
+    down would hang silently and ignore its stop.
+    """
+    nc = Client()
 
     async def disconnected() -> None:
+        if nc.is_closed:
+            log.debug("nats %s: closed", name)
+            return
         log.warning("nats %s: disconnected from %s", name, url)
 
     async def reconnected() -> None:
@@ -56,20 +67,29 @@ async def connect_nats(url: str, *, name: str, timeout_s: float) -> Client:
     async def error(exc: Exception) -> None:
         log.debug("nats %s: %s", name, exc)
 
+    bound_s = max(1.0, timeout_s)
     try:
-        return await nats.connect(
-            url,
-            name=name,
-            connect_timeout=max(1, round(timeout_s)),
-            allow_reconnect=True,
-            max_reconnect_attempts=-1,
-            reconnect_time_wait=1,
-            disconnected_cb=disconnected,
-            reconnected_cb=reconnected,
-            error_cb=error,
-        )
-    except (nats.errors.Error, OSError, TimeoutError) as exc:
+        async with asyncio.timeout(bound_s):
+            await nc.connect(
+                url,
+                name=name,
+                connect_timeout=max(1, round(timeout_s)),
+                allow_reconnect=True,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=1,
+                disconnected_cb=disconnected,
+                reconnected_cb=reconnected,
+                error_cb=error,
+            )
+    except TimeoutError as exc:
+        last = nc.last_error
+        await nc.close()
+        why = f": {last}" if last is not None else ""
+        raise NatsError(f"nats {name}: cannot connect to {url} within {bound_s:g} s{why}") from exc
+    except (nats.errors.Error, OSError) as exc:
+        await nc.close()
         raise NatsError(f"nats {name}: cannot connect to {url}: {exc!r}") from exc
+    return nc
 
 
 @dataclass

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import time
 from collections import Counter, deque
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import aiomqtt
@@ -257,7 +257,11 @@ class MqttDriver:
         while True:
             try:
                 async with connected(
-                    self._broker, _client_log, max_queued=self._max_queued, on_drop=self._drop
+                    self._broker,
+                    _client_log,
+                    max_queued=self._max_queued,
+                    on_drop=self._drop,
+                    clean_session=not self.device.persistent_session,
                 ) as client:
                     await self._subscribe(client, clock())
                     await self._receive(client, publish, clock)
@@ -301,22 +305,26 @@ class MqttDriver:
 
     async def _receive(self, client: aiomqtt.Client, publish: Publish, clock: Clock) -> None:
         loop = asyncio.get_running_loop()
-        messages = client.messages
-        while True:
-            message = await anext(messages)
-            self._accept_message(message, clock())
-            deadline = loop.time() + self.window_s
-            while len(self._pending) < self.max_pending:
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    break
-                try:
-                    async with asyncio.timeout(remaining):
-                        message = await anext(messages)
-                except TimeoutError:
-                    break
+        reader = _Reader(client.messages)
+        try:
+            while True:
+                message = await reader.next(None)
+                assert message is not None  # no timeout
                 self._accept_message(message, clock())
-            await self._flush(publish)
+                deadline = loop.time() + self.window_s
+                while len(self._pending) < self.max_pending:
+                    remaining = deadline - loop.time()
+                    if remaining <= 0:
+                        break
+                    message = await reader.next(remaining)
+                    if message is None:
+                        break
+                    self._accept_message(message, clock())
+                await self._flush(publish)
+        finally:
+            last = reader.close()
+            if last is not None:  # taken off the client's queue as we stopped: keep it
+                self._accept_message(last, clock())
 
     def _accept_message(self, message: aiomqtt.Message, received_ns: int) -> None:
         payload = message.payload
@@ -353,6 +361,42 @@ class MqttDriver:
             self.stats.batches += 1
             self.stats.samples += len(batch)
             await publish(batch)
+
+
+class _Reader:
+    """Reads a client's messages one by one, with a timeout that never loses one.
+
+    aiomqtt takes each message off its queue in a task of its own; cancelling a read (as a
+    timeout does) just after that task got a message drops the message. So a read that
+    times out is not cancelled: it stays in flight and the next call waits on it again.
+    """
+
+    def __init__(self, messages: AsyncIterator[aiomqtt.Message]) -> None:
+        self._messages = messages
+        self._read: asyncio.Future[aiomqtt.Message] | None = None
+
+    async def next(self, timeout_s: float | None) -> aiomqtt.Message | None:
+        """The next message; None if none came within ``timeout_s`` (None: no limit).
+        Raises ``aiomqtt.MqttError`` when the connection is lost."""
+        if self._read is None:
+            self._read = asyncio.ensure_future(anext(self._messages))
+        done, _ = await asyncio.wait({self._read}, timeout=timeout_s)
+        if not done:
+            return None
+        read, self._read = self._read, None
+        return read.result()
+
+    def close(self) -> aiomqtt.Message | None:
+        """Stop reading; returns the message a read in flight had already got, if any."""
+        read, self._read = self._read, None
+        if read is None:
+            return None
+        if not read.done():
+            read.cancel()
+            return None
+        if read.cancelled() or read.exception() is not None:
+            return None  # the lost connection is handled where it was raised
+        return read.result()
 
 
 def _refused(code: object) -> bool:

@@ -1,11 +1,15 @@
 """The NATS JetStream uplink: one outbox record → one stream message, acked by the server.
 
 Each message goes to ``factoryos.ingest.<site>`` with the header ``Nats-Msg-Id:
-<gateway>-<seq>``, so a record re-sent after a lost PubAck (outage, gateway restart) is
+<gateway>-<seq>-<digest>``, so a record re-sent after a lost PubAck (outage, gateway restart) is
 dropped by JetStream's de-duplication window; beyond the window the platform's idempotent
-write on (tag, ts) still stores it once. The stream is created when missing.
+write on (tag, ts) still stores it once. The digest (of the message's bytes) keeps a record
+that merely has the same seq, from a new outbox file of a gateway of the same name (state
+wiped, container without a volume, outbox replaced), from being dropped as a duplicate of
+an old one. The stream is created when missing.
 """
 
+import hashlib
 import logging
 from collections.abc import Mapping
 
@@ -63,7 +67,7 @@ class NatsUplink:
                 payload,
                 timeout=self.config.timeout_s,
                 stream=self.config.stream,
-                headers={"Nats-Msg-Id": f"{self.gateway}-{seq}"},
+                headers={"Nats-Msg-Id": msg_id(self.gateway, seq, payload)},
             )
         except (nats.errors.Error, TimeoutError) as exc:
             raise UplinkError(f"record {seq} to {self.subject}: no PubAck: {exc!r}") from exc
@@ -122,6 +126,12 @@ class NatsUplink:
         except (nats.errors.Error, TimeoutError) as exc:
             raise UplinkError(f"stream {c.stream}: cannot create it: {exc!r}") from exc
         log.info("created stream %s for %s", c.stream, config.subjects)
+
+
+def msg_id(gateway: str, seq: int, payload: bytes) -> str:
+    """The de-duplication id of one outbox record's message: the same for a re-send of the
+    record (its bytes are the same), different for another record with the same seq."""
+    return f"{gateway}-{seq}-{hashlib.blake2b(payload, digest_size=8).hexdigest()}"
 
 
 def _matches(pattern: str, subject: str) -> bool:

@@ -127,6 +127,12 @@ class MqttDevice(_Broker):
     protocol: Literal["mqtt"]
     client_id: str | None = None
     qos: Literal[0, 1, 2] = 1
+    persistent_session: bool = Field(
+        default=False,
+        description="Ask the broker to keep the subscriptions and queue QoS 1/2 messages while "
+        "FactoryOS is away (a restart, an outage): nothing published meanwhile is lost. "
+        "Needs a client_id unique on the broker.",
+    )
     topic_template: str | None = Field(
         default=None,
         max_length=1024,
@@ -134,6 +140,14 @@ class MqttDevice(_Broker):
         "fields {site} {area} {line} {cell} {equipment} {tag} {path}, e.g. "
         "'plant1/{area}/{equipment}/{tag}'.",
     )
+
+    @model_validator(mode="after")
+    def _session_has_an_id(self) -> "MqttDevice":
+        if self.persistent_session and not self.client_id:
+            raise ValueError(
+                "persistent_session needs a client_id (the broker keeps the session under it)"
+            )
+        return self
 
     @field_validator("topic_template")
     @classmethod
