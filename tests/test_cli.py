@@ -48,6 +48,14 @@ def test_every_command_has_help() -> None:
         ["bench", "query"],
         ["connect", "browse"],
         ["edge"],
+        ["pki", "init"],
+        ["pki", "issue", "server"],
+        ["pki", "issue", "client"],
+        ["broker", "config"],
+        ["audit", "verify"],
+        ["audit", "list"],
+        ["users", "add"],
+        ["users", "list"],
     ):
         result = runner.invoke(app, [*command, "--help"])
         assert result.exit_code == 0, command
@@ -228,6 +236,42 @@ def test_db_upgrade_migrates_the_catalog_and_is_repeatable(tmp_path: Path) -> No
     for _ in range(2):
         result = runner.invoke(app, ["db", "upgrade", "--data-dir", str(tmp_path)])
         assert result.exit_code == 0, result.output
-        assert "catalog at revision 0001" in result.output
+        assert "catalog at revision 0003_users" in result.output
     current = runner.invoke(app, ["db", "current", "--data-dir", str(tmp_path)])
-    assert "current 0001, newest 0001" in current.output
+    assert "current 0003_users, newest 0003_users" in current.output
+
+
+def test_serve_refuses_to_start_without_a_strong_secret_key(tmp_path: Path) -> None:
+    site = tmp_path / "site.yaml"
+    site.write_text(site_yaml("acme"))
+    base = ["serve", "--site", str(site), "--data-dir", str(tmp_path), "--port", "1"]
+    for env, why in (
+        ({}, "no secret key"),
+        ({"FACTORYOS_SECRET_KEY": "changeme"}, "a default or under 32 bytes"),
+        ({"FACTORYOS_SECRET_KEY": "x" * 20}, "a default or under 32 bytes"),
+        ({"FACTORYOS_SECRET_KEY_FILE": str(tmp_path / "missing")}, "secret key file"),
+    ):
+        result = runner.invoke(app, base, env={"FACTORYOS_SECRET_KEY": None, **env})
+        assert result.exit_code == 2, (env, result.output)
+        assert why in " ".join(result.output.split()), (env, result.output)
+    assert not (tmp_path / "secret.key").exists()  # a server never makes its own
+
+
+def test_users_add_makes_an_operator_and_a_tenant_admin(tmp_path: Path) -> None:
+    env = {"FACTORYOS_NEW_PASSWORD": "a long enough password"}
+    ops = ["users", "add", "olga", "--platform-operator", "--data-dir", str(tmp_path)]
+    result = runner.invoke(app, ops, env=env)
+    assert result.exit_code == 0 and "platform operator" in result.output, result.output
+    admin = ["users", "add", "alice", "--tenant", "acme", "--data-dir", str(tmp_path)]
+    result = runner.invoke(app, admin, env=env)
+    assert result.exit_code == 0 and "admin of acme" in result.output, result.output
+    again = runner.invoke(app, admin, env=env)
+    assert again.exit_code == 2 and "taken" in again.output
+    weak = runner.invoke(
+        app, [*admin[:2], "bob", *admin[3:]], env={"FACTORYOS_NEW_PASSWORD": "123"}
+    )
+    assert weak.exit_code == 2 and "password" in weak.output
+    listed = runner.invoke(app, ["users", "list", "acme", "--data-dir", str(tmp_path)])
+    assert "alice" in listed.output and "admin" in listed.output
+    both = runner.invoke(app, [*admin, "--platform-operator"], env=env)
+    assert both.exit_code == 2

@@ -13,6 +13,7 @@ RANK = {
     "errors": 0,
     "model": 0,
     "connect": 1,
+    "security": 1,  # device identity: imports model and errors only
     "bus": 2,
     "edge": 2,
     "store": 3,
@@ -24,6 +25,9 @@ RANK = {
     "bench": 6,
     "runtime": 6,
     "cli": 7,
+    "cli_audit": 7,
+    "cli_security": 7,
+    "cli_users": 7,
 }
 
 

@@ -8,6 +8,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from factoryos.cli_audit import audit_app
+from factoryos.cli_security import broker_app, pki_app
+from factoryos.cli_users import users_app
 from factoryos.model import SiteFileError, load_site
 
 if TYPE_CHECKING:
@@ -29,6 +32,10 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(connect_app, name="connect")
 db_app = typer.Typer(help="The metadata catalog's database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(pki_app, name="pki")
+app.add_typer(broker_app, name="broker")
+app.add_typer(audit_app, name="audit")
+app.add_typer(users_app, name="users")
 
 out = Console()
 err = Console(stderr=True)
@@ -161,13 +168,22 @@ def _launch(
     from rich.panel import Panel
 
     from factoryos.runtime.launch import LaunchError, check_port_free, run_platform
+    from factoryos.runtime.secret_key import SecretKeyError
 
     settings = _settings().model_copy(update={k: v for k, v in feeds.items() if v is not None})
     site = _load_site_or_exit(site_path)
     host = host or settings.host
     port = port or settings.port
     data = data_dir or settings.data_dir
-    url = f"http://{host}:{port}"
+    if data_dir is not None:
+        settings = settings.model_copy(update={"data_dir": data_dir})
+    try:
+        secret = settings.token_secret(server=not simulate)
+    except SecretKeyError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    tls = settings.server_tls()
+    url = f"{'https' if tls else 'http'}://{host}:{port}"
     try:
         check_port_free(host, port)
     except LaunchError as exc:
@@ -204,6 +220,9 @@ def _launch(
                 on_ready=ready,
                 feeds=settings.feeds(),
                 store_url=settings.store,
+                retention_every_s=settings.retention_every_s,
+                tls=tls,
+                token_secret=secret,
             )
         )
     finally:

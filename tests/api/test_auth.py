@@ -6,11 +6,13 @@ import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
 
-from factoryos.api import Services
+from factoryos.api import Services, create_app
+from factoryos.api.app import route_keys
+from factoryos.api.authz import RULES, WS, Open
 from factoryos.store.catalog import Role
 from support.sites import POWER
 
-PUBLIC = {"/api/health", "/api/ready"}  # liveness and readiness probes
+PUBLIC = {path for (_, path), access in RULES.items() if access is Open.PUBLIC}
 
 
 def api_calls(app: FastAPI) -> list[tuple[str, str]]:
@@ -30,6 +32,33 @@ def api_calls(app: FastAPI) -> list[tuple[str, str]]:
 def test_the_walk_finds_the_routes(app: FastAPI) -> None:
     urls = {url for _, url in api_calls(app)}
     assert {"/api/me", "/api/assets", "/api/history/raw", "/api/last", "/api/keys"} <= urls
+
+
+def test_every_route_has_exactly_one_access_rule(app: FastAPI) -> None:
+    """The access table covers every operation of the OpenAPI schema, the WebSocket and the
+    web routes, and names no route that does not exist (a stale rule hides a typo)."""
+    documented = {
+        (method.upper(), path)
+        for path, operations in app.openapi()["paths"].items()
+        for method in operations
+    }
+    ruled = {(method, re.sub(r"\{(\w+):\w+\}", r"{\1}", path)) for method, path in RULES}
+    assert documented - ruled == set()  # OpenAPI writes {path:path} as {path}
+    assert set(route_keys(app)) == RULES.keys()
+    assert (WS, "/api/live") in RULES
+
+
+def test_an_app_with_a_route_missing_from_the_table_is_refused(services: Services) -> None:
+    from factoryos.api.routes import health
+
+    @health.router.get("/unruled-probe")
+    def probe() -> None: ...
+
+    try:
+        with pytest.raises(RuntimeError, match="GET', '/api/unruled-probe'"):
+            create_app(services)
+    finally:
+        health.router.routes.pop()
 
 
 async def test_every_api_route_but_health_needs_a_credential(
@@ -67,7 +96,12 @@ async def test_both_credential_headers_work(client: AsyncClient, acme, header: s
     headers = {"Authorization": f"Bearer {key}"} if header == "bearer" else {"X-API-Key": key}
     r = await client.get("/api/me", headers=headers)
     assert r.status_code == 200
-    assert r.json() == {"tenant": "acme", "role": "operator", "key_name": "operator-key"}
+    assert r.json() == {
+        "tenant": "acme",
+        "role": "operator",
+        "key_name": "operator-key",
+        "platform_operator": False,
+    }
 
 
 ADMIN_CALLS = [("GET", "/api/keys"), ("POST", "/api/keys"), ("DELETE", "/api/keys/1")]

@@ -101,7 +101,7 @@ async def test_bad_token_closes_with_4401(server: str, acme) -> None:
         async with await subscribe(server, token, [POWER]) as ws:
             code, reason = await close_code(ws)
             assert code == 4401
-            assert "API key" in reason
+            assert "credential" in reason
 
 
 async def test_another_tenants_tag_closes_with_4404(server: str, acme, globex) -> None:

@@ -97,3 +97,73 @@ async def test_an_engineer_cannot_register_a_site_in_another_tenant(
     )
     assert r.status_code == 403
     assert "site.tenant" in r.json()["detail"]
+
+
+SECRET_VALUE = 987654.321
+SECRET_TAG = "plant9/a/l/c/e/globex_secret"
+
+
+async def test_no_route_returns_or_changes_another_tenants_data(
+    app, client: AsyncClient, services: Services, acme, globex
+) -> None:
+    """Every operation of the OpenAPI schema, called by acme's admin with globex's paths
+    and ids (tags, keys, users) filled in, answers nothing of globex and changes nothing of
+    globex: a route added later is walked too."""
+    services.catalog.register_site(
+        parse_site(
+            "site: {name: plant9, tenant: globex, areas: [{name: a, lines: [{name: l, cells: "
+            "[{name: c, equipment: [{name: e, tags: [{name: globex_secret}]}]}]}]}]}"
+        )
+    )
+    secret_id = services.catalog.find_tag(services.catalog.tenant_id("globex") or 0, SECRET_TAG)
+    assert secret_id is not None
+    for tag_id in (globex.ids[POWER], secret_id.id):
+        write(services, tag_id, SECRET_VALUE)
+    user = services.users.create("gus", "a long enough password", tenant="globex")
+    keys_before = (await client.get("/api/keys", headers=globex.auth(Role.ADMIN))).json()
+    guesses = {
+        "tag": [SECRET_TAG, str(secret_id.id)],
+        "path": [SECRET_TAG, str(secret_id.id)],
+        "key_id": [str(k["id"]) for k in keys_before],
+        "user_id": [str(user.id)],
+    }
+    bodies = {
+        "/api/keys": {"name": "x", "role": "viewer"},
+        "/api/users/{user_id}": {"role": "viewer", "disabled": True},
+        "/api/tags/{path}/write": {"value": 1.0},
+    }
+    tried = 0
+    for path, operations in app.openapi()["paths"].items():
+        for method in operations:
+            for url, params in _fills(path, guesses):
+                r = await client.request(
+                    method.upper(), url, params={**params, **RANGE, "every": "1h"},
+                    json=bodies.get(path), headers=acme.auth(Role.ADMIN),
+                )  # fmt: skip
+                tried += 1
+                assert "987654" not in r.text, (method, url)  # no value of globex
+                assert r.status_code < 500, (method, url, r.text)
+                if r.status_code < 300:  # an error may echo the guess; an answer may not
+                    assert "globex_secret" not in r.text, (method, url)
+    assert tried > 30
+    # nothing of globex changed: its keys, its user, its data
+    assert (await client.get("/api/keys", headers=globex.auth(Role.ADMIN))).json() == keys_before
+    assert services.users.get(user.id) == user
+    raw = await client.get(
+        "/api/history/raw", params={"tag": SECRET_TAG, **RANGE}, headers=globex.auth()
+    )
+    assert raw.json()["value"] == [SECRET_VALUE] * 3
+
+
+def _fills(path: str, guesses: dict[str, list[str]]) -> list[tuple[str, dict[str, str]]]:
+    """URLs of ``path`` with each guess in its path parameters, and the tag guesses as the
+    ``tag`` query parameter for routes without path parameters."""
+    import re
+
+    names = re.findall(r"\{(\w+)\}", path)
+    if not names:
+        return [(path, {"tag": guess}) for guess in guesses["tag"]]
+    fills = []
+    for guess in guesses.get(names[0], ["1"]):
+        fills.append((path.replace("{" + names[0] + "}", guess), {}))
+    return fills

@@ -32,25 +32,31 @@ def reachable(port: int, host: str = HOST) -> bool:
 
 
 class Mosquitto:
-    """A Mosquitto of our own on a free port (anonymous, no persistence), so a test can take
-    it away and bring it back on the same port."""
+    """A Mosquitto of our own on a free port (no persistence), so a test can take it away and
+    bring it back on the same port.
 
-    def __init__(self, tmp_path: Path) -> None:
-        self.port = free_port()
+    By default one anonymous listener on ``port``; ``conf`` replaces that with the test's own
+    listeners and security settings (it must listen on ``port``). The broker's log goes to
+    ``mosquitto.log`` next to the config, and a broker that exits at start fails with it.
+    """
+
+    def __init__(self, tmp_path: Path, conf: str | None = None, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.config = tmp_path / "mosquitto.conf"
-        self.config.write_text(
-            f"listener {self.port} {HOST}\nallow_anonymous true\npersistence false\n"
-        )
+        self.log = tmp_path / "mosquitto.log"
+        body = conf if conf is not None else f"listener {self.port} {HOST}\nallow_anonymous true\n"
+        self.config.write_text(f"{body}\npersistence false\n")
         self.process: subprocess.Popen[bytes] | None = None
 
     async def start(self) -> None:
-        self.process = subprocess.Popen(  # noqa: ASYNC220 (starts at once; we poll the port)
-            [MOSQUITTO, "-c", str(self.config)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(  # noqa: ASYNC220 (starts at once; we poll the port)
+                [MOSQUITTO, "-c", str(self.config)], stdout=log, stderr=log
+            )
         async with asyncio.timeout(START_TIMEOUT_S):
-            while not reachable(self.port):  # noqa: ASYNC110 (nothing to wait on but the port)
+            while not reachable(self.port):
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"mosquitto exited at start: {self.log.read_text()}")
                 await asyncio.sleep(0.05)
 
     def stop(self) -> None:

@@ -1,12 +1,20 @@
 """The FastAPI application: routers, error mapping, the web UI."""
 
-from fastapi import FastAPI
+from collections.abc import Sequence
+
+from fastapi import Depends, FastAPI
+from fastapi.routing import APIWebSocketRoute
 from prometheus_client import CollectorRegistry
+from starlette.routing import BaseRoute, Mount, Route
 
 from factoryos import __version__
+from factoryos.api.authz import RULES, WS
+from factoryos.api.deps import authorize
 from factoryos.api.errors import install_error_handlers
+from factoryos.api.hardening import Hardening
 from factoryos.api.routes import (
     assets,
+    auth,
     export,
     health,
     history,
@@ -15,6 +23,7 @@ from factoryos.api.routes import (
     metrics,
     resample,
     sites,
+    users,
     writes,
 )
 from factoryos.api.services import Services
@@ -24,9 +33,11 @@ DESCRIPTION = """\
 Query FactoryOS: the asset tree, tag metadata, raw history, aggregates per time bucket,
 last values and a live WebSocket stream.
 
-Every route except `/api/health` needs an API key, sent as `Authorization: Bearer <key>`
-or `X-API-Key: <key>`. Roles: viewer < operator < engineer < admin. Every answer is scoped
-to the key's tenant. Times are ISO 8601 with a zone (`Z` in answers).
+Every route except health, login and refresh needs a credential: an API key or a user's
+access token (`POST /api/auth/login`), sent as `Authorization: Bearer <credential>` (or an API
+key as `X-API-Key: <key>`). Roles: viewer < operator < engineer < admin, per tenant; platform
+operators manage tenants and see no tenant's data. Every answer is scoped to the caller's
+tenant. Times are ISO 8601 with a zone (`Z` in answers).
 """
 
 
@@ -36,6 +47,7 @@ def create_app(services: Services, *, metrics_registry: CollectorRegistry | None
     ``metrics_registry`` is what ``GET /metrics`` exports (see factoryos.runtime.metrics).
     """
     app = FastAPI(
+        dependencies=[Depends(authorize)],
         title="FactoryOS",
         version=__version__,
         description=DESCRIPTION,
@@ -46,7 +58,32 @@ def create_app(services: Services, *, metrics_registry: CollectorRegistry | None
     app.state.services = services
     app.state.metrics = metrics_registry
     install_error_handlers(app)
-    for module in (health, assets, history, resample, export, keys, sites, live, writes, metrics):
+    modules = (health, auth, users, assets, history, resample, export, keys, sites, live)
+    for module in (*modules, writes, metrics):
         app.include_router(module.router)
     mount_web(app)
+    app.add_middleware(Hardening)
+    unruled = sorted(set(route_keys(app)) - RULES.keys())
+    if unruled:
+        raise RuntimeError(f"routes without an access rule in api/authz.py RULES: {unruled}")
     return app
+
+
+def route_keys(app: FastAPI) -> list[tuple[str, str]]:
+    """(method, path) of every route of ``app`` as RULES names them."""
+    return _keys(app.routes)
+
+
+def _keys(routes: Sequence[BaseRoute]) -> list[tuple[str, str]]:
+    keys: list[tuple[str, str]] = []
+    for route in routes:
+        included = getattr(route, "original_router", None)  # an include_router'ed APIRouter
+        if included is not None:
+            keys += _keys(included.routes)
+        elif isinstance(route, APIWebSocketRoute):
+            keys.append((WS, route.path))
+        elif isinstance(route, Mount):
+            keys.append(("GET", route.path))
+        elif isinstance(route, Route):
+            keys += [(m, route.path) for m in route.methods or () if m != "HEAD"]
+    return keys

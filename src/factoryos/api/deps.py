@@ -1,18 +1,20 @@
-"""FastAPI dependencies: services, the caller's credential and role, tenant-scoped tags.
+"""FastAPI dependencies: services, the caller (API key or user token) checked against the
+access table (authz.RULES), tenant-scoped tags.
 
 Tenant scoping lives here and only here: a tag path is always resolved within the
 caller's tenant, so another tenant's tag is a 404 exactly as if it did not exist.
 """
 
-from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Query, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import HTTPConnection
 
+from factoryos.api.authz import ANYONE, PLATFORM, PUBLIC, RULES, WS, Access
 from factoryos.api.services import Services
-from factoryos.store.catalog import Principal, Role, TagInfo
+from factoryos.store.catalog import KEY_PREFIX, Principal, Role, TagInfo
+from factoryos.store.users import PlatformOperator, principal_of
 
 
 def get_services(conn: HTTPConnection) -> Services:
@@ -22,54 +24,117 @@ def get_services(conn: HTTPConnection) -> Services:
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 
-_bearer = HTTPBearer(auto_error=False, description="An API key sent as a bearer token.")
+_bearer = HTTPBearer(
+    auto_error=False, description="An API key or a user's access token, as a bearer token."
+)
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key.")
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
+Caller = Principal | PlatformOperator
 
-def current_principal(
+
+def authenticate(services: Services, credential: str) -> Caller | None:
+    """The caller behind an API key (``fos_…``) or a user's access token; None when it is
+    unknown, expired, revoked, or its user disabled or logged out since."""
+    if credential.startswith(KEY_PREFIX):
+        return services.catalog.authenticate(credential)
+    if services.tokens is None:
+        return None
+    claims = services.tokens.check(credential)
+    if claims is None:
+        return None
+    user = services.users.get(claims.user_id)
+    if user is None or user.disabled or user.token_version != claims.token_version:
+        return None
+    return principal_of(user)
+
+
+def admit(caller: Caller, access: Access) -> str | None:
+    """Why ``caller`` may not have ``access`` (for a 403), or None when it may."""
+    if access in (PUBLIC, ANYONE):
+        return None
+    if access is PLATFORM:
+        return None if isinstance(caller, PlatformOperator) else "this needs a platform operator"
+    if isinstance(caller, PlatformOperator):
+        return "platform operators see no tenant's data; ask the tenant's admin for an account"
+    assert isinstance(access, Role)
+    if caller.role < access:
+        return f"this needs the {access.label} role; {caller.key_name!r} is {caller.role.label}"
+    return None
+
+
+def rule_of(conn: HTTPConnection) -> Access:
+    """The access the matched route needs (WebSocket routes under method WS)."""
+    route = conn.scope.get("route")
+    method = WS if conn.scope["type"] == "websocket" else conn.scope["method"]
+    path = getattr(route, "path", "")
+    if method == "HEAD":
+        method = "GET"
+    access = RULES.get((method, path))
+    if access is None:  # create_app checks the table, so only a route added later lands here
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"no access rule for {method} {path}")
+    return access
+
+
+def authorize(
+    conn: HTTPConnection,
     services: ServicesDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     api_key: Annotated[str | None, Depends(_api_key)],
-) -> Principal:
-    """The caller behind ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``."""
-    key = bearer.credentials if bearer is not None else api_key
-    if not key:
+) -> None:
+    """The whole app's gate: applies the route's rule from RULES before its handler runs and
+    leaves the caller in ``conn.state.caller``. WebSocket routes check after their hello
+    message (browsers cannot set headers on a WebSocket), with :func:`admit`."""
+    if conn.scope["type"] == "websocket":
+        return
+    access = rule_of(conn)
+    credential = bearer.credentials if bearer is not None else api_key
+    if access is PUBLIC and not credential:
+        return
+    if not credential:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
-            "missing credential: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
+            "missing credential: send 'Authorization: Bearer <key or token>' or 'X-API-Key'",
             headers=_CHALLENGE,
         )
-    principal = services.catalog.authenticate(key)
-    if principal is None:
+    caller = authenticate(services, credential)
+    if caller is None:
+        if access is PUBLIC:
+            return
         raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, "invalid, expired or revoked API key", headers=_CHALLENGE
+            status.HTTP_401_UNAUTHORIZED,
+            "invalid, expired or revoked credential",
+            headers=_CHALLENGE,
         )
-    return principal
+    refused = admit(caller, access)
+    if refused is not None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, refused)
+    conn.state.caller = caller
 
 
-CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+def current_caller(conn: HTTPConnection) -> Caller:
+    caller: Caller | None = getattr(conn.state, "caller", None)
+    if caller is None:  # a handler asked for its caller on a PUBLIC route
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing credential")
+    return caller
 
 
-def require(role: Role) -> Callable[[Principal], Principal]:
-    """A dependency that admits callers whose role is at least ``role``."""
-
-    def check(principal: CurrentPrincipal) -> Principal:
-        if principal.role < role:
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN,
-                f"this needs the {role.label} role; key {principal.key_name!r} is "
-                f"{principal.role.label}",
-            )
-        return principal
-
-    return check
+def tenant_caller(caller: Annotated[Caller, Depends(current_caller)]) -> Principal:
+    """The caller of a tenant route (RULES let no platform operator through to one)."""
+    if not isinstance(caller, Principal):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "this needs a tenant credential")
+    return caller
 
 
-Viewer = Annotated[Principal, Depends(require(Role.VIEWER))]
-Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]
-Engineer = Annotated[Principal, Depends(require(Role.ENGINEER))]
-Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
+def platform_caller(caller: Annotated[Caller, Depends(current_caller)]) -> PlatformOperator:
+    if not isinstance(caller, PlatformOperator):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "this needs a platform operator")
+    return caller
+
+
+CurrentCaller = Annotated[Caller, Depends(current_caller)]
+TenantCaller = Annotated[Principal, Depends(tenant_caller)]
+PlatformCaller = Annotated[PlatformOperator, Depends(platform_caller)]
 
 
 def scoped_tags(services: Services, principal: Principal, paths: list[str]) -> list[TagInfo]:
@@ -83,7 +148,7 @@ def scoped_tag(services: Services, principal: Principal, path: str) -> TagInfo:
 
 def tag_param(
     services: ServicesDep,
-    principal: Viewer,
+    principal: TenantCaller,
     tag: Annotated[str, Query(description="UNS path of the tag.", max_length=400)],
 ) -> TagInfo:
     return scoped_tag(services, principal, tag)
@@ -94,7 +159,7 @@ MAX_TAGS_PER_REQUEST = 10_000  # beyond this a request is refused, not run
 
 def tags_param(
     services: ServicesDep,
-    principal: Viewer,
+    principal: TenantCaller,
     tag: Annotated[
         list[str],
         Query(
@@ -111,14 +176,14 @@ QueryTag = Annotated[TagInfo, Depends(tag_param)]
 QueryTags = Annotated[list[TagInfo], Depends(tags_param)]
 
 __all__ = [
-    "Admin",
-    "CurrentPrincipal",
-    "Engineer",
-    "Operator",
+    "Caller",
+    "CurrentCaller",
+    "PlatformCaller",
     "QueryTag",
     "QueryTags",
     "ServicesDep",
-    "Viewer",
-    "require",
+    "TenantCaller",
+    "authenticate",
+    "authorize",
     "scoped_tag",
 ]

@@ -6,6 +6,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from factoryos.api.params import QualityName
 from factoryos.store.catalog import ApiKeyInfo, AssetNode, Principal, Role, TagInfo
+from factoryos.store.users import PlatformOperator, UserInfo
 
 RoleName = Literal["viewer", "operator", "engineer", "admin"]
 Number = int | float
@@ -17,12 +18,17 @@ class Health(BaseModel):
 
 
 class Me(BaseModel):
-    tenant: str
-    role: RoleName
-    key_name: str
+    tenant: str | None = Field(description="None for a platform operator.")
+    role: RoleName | None = Field(description="None for a platform operator.")
+    key_name: str = Field(description="The API key's name, or 'user <username>'.")
+    platform_operator: bool = False
 
     @classmethod
-    def of(cls, p: Principal) -> "Me":
+    def of(cls, p: "Principal | PlatformOperator") -> "Me":
+        if isinstance(p, PlatformOperator):
+            return cls(
+                tenant=None, role=None, key_name=f"user {p.username}", platform_operator=True
+            )
         return cls(tenant=p.tenant, role=p.role.label, key_name=p.key_name)
 
 
@@ -153,3 +159,70 @@ class LiveHello(BaseModel):
 
     token: str = Field(max_length=128)
     tags: list[str] = Field(min_length=1, max_length=1000)
+
+
+class Login(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class RefreshRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    refresh_token: str = Field(min_length=1, max_length=128)
+
+
+class Tokens(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="Seconds the access token is valid.")
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(min_length=12, max_length=256)
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(pattern=r"^[A-Za-z0-9_.@-]{1,64}$")
+    password: str = Field(min_length=12, max_length=256)
+    role: RoleName = "viewer"
+
+
+class UserUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: RoleName | None = None
+    disabled: bool | None = None
+    password: str | None = Field(default=None, min_length=12, max_length=256)
+
+
+class UserOut(BaseModel):
+    id: int
+    username: str
+    role: RoleName
+    disabled: bool
+
+    @classmethod
+    def of(cls, u: UserInfo) -> "UserOut":
+        return cls(id=u.id, username=u.username, role=u.role.label, disabled=u.disabled)
+
+
+class TenantCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9_-]{1,64}$")
+    admin_username: str = Field(pattern=r"^[A-Za-z0-9_.@-]{1,64}$")
+    admin_password: str = Field(min_length=12, max_length=256)
+
+
+class TenantOut(BaseModel):
+    id: int
+    name: str

@@ -3,9 +3,11 @@
 from dataclasses import dataclass
 from typing import Protocol
 
+from factoryos.api.tokens import TokenIssuer
 from factoryos.bus.inprocess import InProcessBus
 from factoryos.store.backend import TimeSeriesStore
 from factoryos.store.catalog import Catalog
+from factoryos.store.users import Users
 
 
 class TagWriter(Protocol):
@@ -16,10 +18,16 @@ class TagWriter(Protocol):
 
 @dataclass(frozen=True)
 class Services:
-    """What ``create_app`` needs: metadata, time series, the live bus and, where this
-    process runs the drivers, the way to write setpoints."""
+    """What ``create_app`` needs: metadata, time series, the live bus, where this process
+    runs the drivers the way to write setpoints, and the user token signer."""
 
     catalog: Catalog
     store: TimeSeriesStore
     bus: InProcessBus
     writer: TagWriter | None = None
+    tokens: TokenIssuer | None = None
+    """Signs users' access tokens; None: only API keys are accepted (no user login)."""
+
+    @property
+    def users(self) -> Users:
+        return Users(self.catalog)

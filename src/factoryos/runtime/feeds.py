@@ -6,8 +6,10 @@ configured. Gateways name their tags by UNS path; the platform's site file must 
 """
 
 import asyncio
+import dataclasses
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from factoryos.bus.inprocess import InProcessBus
@@ -31,6 +33,14 @@ class Feeds:
     sparkplug_group: str | None = None
     uns_broker: str | None = None
     uns_prefix: str = DEFAULT_PREFIX
+    mqtt_password: str | None = dataclasses.field(default=None, repr=False)
+    """Password of the user named in the broker URLs (``mqtts://factoryos@host:8883``)."""
+    mqtt_ca_file: Path | None = None
+    """CA to check an ``mqtts://`` broker's certificate with; the system's when None."""
+
+    def _broker(self, url: str) -> BrokerSettings:
+        broker = BrokerSettings.from_url(url)
+        return dataclasses.replace(broker, password=self.mqtt_password, ca_file=self.mqtt_ca_file)
 
     def producers(
         self, bus: InProcessBus, tag_ids: dict[str, int], ingestor: Ingestor
@@ -49,7 +59,7 @@ class Feeds:
             )
             found["nats-ingest"] = nats.run
         if self.sparkplug_broker is not None and self.sparkplug_group is not None:
-            broker = BrokerSettings.from_url(self.sparkplug_broker)
+            broker = self._broker(self.sparkplug_broker)
             sparkplug = SparkplugIngestSource(
                 broker, self.sparkplug_group, bus=bus, tag_ids=tag_ids
             )
@@ -63,6 +73,6 @@ class Feeds:
         if self.uns_broker is None:
             return {}
         paths, units = site_paths(site, tag_ids)
-        broker = BrokerSettings.from_url(self.uns_broker)
+        broker = self._broker(self.uns_broker)
         publisher = UnsPublisher(bus, broker, paths, units=units, prefix=self.uns_prefix)
         return {"uns-publish": publisher.run}

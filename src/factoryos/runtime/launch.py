@@ -13,6 +13,7 @@ from factoryos.model import SiteFile
 from factoryos.runtime.feeds import Feeds
 from factoryos.runtime.platform import Platform
 from factoryos.runtime.retention_job import DEFAULT_EVERY_S
+from factoryos.runtime.settings import ServerTls
 from factoryos.sim import SimulatorHost, VirtualFactory
 
 
@@ -54,12 +55,15 @@ async def run_platform(
     feeds: Feeds | None = None,
     store_url: str | None = None,
     retention_every_s: float = DEFAULT_EVERY_S,
+    tls: ServerTls | None = None,
+    token_secret: str | None = None,
 ) -> None:
-    """Run until SIGINT/SIGTERM; ``step`` reports start-up progress, ``on_ready`` the key."""
+    """Run until SIGINT/SIGTERM; ``step`` reports start-up progress, ``on_ready`` the key;
+    ``tls`` serves the API over HTTPS."""
     stop = asyncio.Event()
     _stop_on_signals(stop)
     step("opening the catalog and time-series store")
-    platform = Platform(site, data_dir, store_url, retention_every_s)
+    platform = Platform(site, data_dir, store_url, retention_every_s, token_secret)
     sim = (
         SimulatorHost(VirtualFactory(site, seed=seed, start_ns=time.time_ns()))
         if simulate
@@ -74,7 +78,7 @@ async def run_platform(
             sim.sync_all()
             tasks.append(asyncio.create_task(sim.run_realtime(stop), name="simulator"))
         step("starting drivers, ingest and the API")
-        await platform.run(host, port, stop, lambda: on_ready(key), feeds)
+        await platform.run(host, port, stop, lambda: on_ready(key), feeds, tls)
         await asyncio.gather(*tasks)
     finally:
         if sim is not None:

@@ -15,6 +15,7 @@ import uvicorn
 
 from factoryos.api.app import create_app
 from factoryos.api.services import Services
+from factoryos.api.tokens import TokenIssuer
 from factoryos.bus.inprocess import InProcessBus
 from factoryos.connect.polling import run_all
 from factoryos.connect.registry import build_drivers
@@ -23,6 +24,7 @@ from factoryos.model import SiteFile
 from factoryos.runtime.feeds import Feeds, Task
 from factoryos.runtime.metrics import MetricSources, build_registry
 from factoryos.runtime.retention_job import DEFAULT_EVERY_S, RetentionJob
+from factoryos.runtime.settings import ServerTls
 from factoryos.store.backend import TimeSeriesStore, open_store
 from factoryos.store.catalog import Catalog, Role
 from factoryos.store.ingest import Ingestor
@@ -63,6 +65,8 @@ class Platform:
     data_dir: Path
     store_url: str | None = None  # a PostgreSQL URL; None: DuckDB in data_dir
     retention_every_s: float = DEFAULT_EVERY_S
+    token_secret: str | None = None
+    """Signs users' access tokens; None: API keys only (no user login)."""
     catalog: Catalog = field(init=False)
     store: TimeSeriesStore = field(init=False)
     bus: InProcessBus = field(init=False)
@@ -107,8 +111,10 @@ class Platform:
         stop: asyncio.Event,
         on_ready: Callable[[], None],
         feeds: Feeds | None = None,
+        tls: ServerTls | None = None,
     ) -> None:
-        """Poll devices, ingest, and serve the API until ``stop`` is set or a part fails.
+        """Poll devices, ingest, and serve the API until ``stop`` is set or a part fails;
+        the API over HTTPS when ``tls`` names a certificate and key.
 
         Shutdown goes in data-flow order: producers first (drivers and inbound feeds; their
         last samples still reach the bus), then the ingest and other consumers drain what
@@ -117,7 +123,8 @@ class Platform:
         """
         feeds = feeds or Feeds()
         drivers = build_drivers(self.site, self.tag_ids)
-        services = Services(self.catalog, self.store, self.bus, writer=drivers)
+        tokens = None if self.token_secret is None else TokenIssuer(self.token_secret)
+        services = Services(self.catalog, self.store, self.bus, writer=drivers, tokens=tokens)
         ingestor = Ingestor(self.store, self.bus)
         retention = RetentionJob(
             self.store, policy_of_site(self.site, self.tag_ids), self.retention_every_s
@@ -131,7 +138,15 @@ class Platform:
             retention=retention.stats,
         )
         app = create_app(services, metrics_registry=build_registry(sources))
-        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+        config = uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            ssl_certfile=tls.certfile if tls else None,
+            ssl_keyfile=tls.keyfile if tls else None,
+        )
+        server = uvicorn.Server(config)
         consumers = {
             "ingest": ingestor.run,
             "retention": retention.run,

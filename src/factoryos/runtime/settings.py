@@ -1,12 +1,23 @@
 """Deployment settings, read from ``FACTORYOS_…`` environment variables."""
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
-from pydantic import Field, field_validator
+from pydantic import Field, FilePath, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from factoryos.model.timeparse import parse_duration_ns
 from factoryos.runtime.feeds import Feeds
+from factoryos.runtime.secret_key import demo_secret, server_secret
+
+
+@dataclass(frozen=True)
+class ServerTls:
+    """The API's HTTPS certificate and private key (PEM files)."""
+
+    certfile: Path
+    keyfile: Path
 
 
 class Settings(BaseSettings):
@@ -37,9 +48,31 @@ class Settings(BaseSettings):
         default=None, description="Publish every tag to its UNS topic: mqtt://host:1883"
     )
     uns_prefix: str = "factoryos/v1"
+    mqtt_password: SecretStr | None = Field(
+        default=None, description="Password of the user in the broker URLs: mqtts://user@host"
+    )
+    mqtt_ca_file: FilePath | None = Field(
+        default=None, description="CA certificate (PEM) of the mqtts:// brokers' certificates."
+    )
     retention_every: str = Field(
         default="1h", description="How often the site file's retention policy runs, e.g. 15m."
     )
+    tls_cert: FilePath | None = Field(
+        default=None, description="Serve the API over HTTPS with this certificate (PEM)."
+    )
+    tls_key: FilePath | None = Field(default=None, description="The certificate's key (PEM).")
+    secret_key: SecretStr | None = Field(
+        default=None, description="Signs users' access tokens: 32+ random bytes (serve needs it)."
+    )
+    secret_key_file: Path | None = Field(
+        default=None, description="A file holding the secret key (a mounted secret)."
+    )
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Self:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("FACTORYOS_TLS_CERT and FACTORYOS_TLS_KEY go together")
+        return self
 
     @field_validator("retention_every")
     @classmethod
@@ -47,6 +80,21 @@ class Settings(BaseSettings):
         if parse_duration_ns(text, whole=True) <= 0:  # whole=True: never 0
             raise ValueError(f"{text!r} must be above 0")
         return text
+
+    def token_secret(self, *, server: bool) -> str:
+        """The token secret: a server's must be configured and strong (SecretKeyError);
+        the demo makes one in its data directory."""
+        value = self.secret_key.get_secret_value() if self.secret_key else None
+        if server or value is not None or self.secret_key_file is not None:
+            return server_secret(value, self.secret_key_file)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return demo_secret(self.data_dir)
+
+    def server_tls(self) -> ServerTls | None:
+        """HTTPS for the API, when both files are set."""
+        if self.tls_cert is None or self.tls_key is None:
+            return None
+        return ServerTls(self.tls_cert, self.tls_key)
 
     @property
     def retention_every_s(self) -> float:
@@ -60,4 +108,6 @@ class Settings(BaseSettings):
             sparkplug_group=self.sparkplug_group,
             uns_broker=self.uns_broker,
             uns_prefix=self.uns_prefix,
+            mqtt_password=self.mqtt_password.get_secret_value() if self.mqtt_password else None,
+            mqtt_ca_file=self.mqtt_ca_file,
         )

@@ -34,7 +34,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import StaticPool
 
@@ -248,6 +248,13 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
+def _refused_value(exc: DataError) -> CatalogInputError:
+    """A value the database cannot hold (PostgreSQL: a NUL in text, a string longer than its
+    column) is the caller's input: a 400 naming the reason, not a 500, and without the SQL."""
+    reason = str(exc.orig).splitlines()[0] if exc.orig else "refused by the database"
+    return CatalogInputError(f"catalog: cannot store or look up that value: {reason}")
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys=ON")
@@ -326,6 +333,7 @@ class Catalog:
         self.url = url
         self._engine = _engine(url)
         self._session = sessionmaker(self._engine, expire_on_commit=False)
+        self.audit = _audit.AuditLog(self._read, self._write)
 
     def create_all(self) -> None:
         """Create the tables that do not exist yet."""
@@ -346,6 +354,8 @@ class Catalog:
         try:
             with self._session() as s:
                 yield s
+        except DataError as exc:
+            raise _refused_value(exc) from exc
         except SQLAlchemyError as exc:
             raise CatalogError(f"catalog {self._engine.url!r}: {exc}") from exc
 
@@ -355,6 +365,8 @@ class Catalog:
         try:
             with self._session.begin() as s:
                 yield s
+        except DataError as exc:
+            raise _refused_value(exc) from exc
         except SQLAlchemyError as exc:
             raise CatalogError(f"catalog {self._engine.url!r}: {exc}") from exc
 
@@ -604,8 +616,29 @@ class Catalog:
     # -- write-back audit --------------------------------------------------------------
 
     def record_write(self, who: Principal, tag: TagInfo, entry: WriteRecord) -> None:
-        """Append one write attempt to the tenant's audit trail."""
+        """Append one write attempt to the tenant's write log and to the audit log, at once.
+
+        The write log keeps the structured fields ``write_log`` filters on; the audit log
+        entry (first: it takes the chain's lock) makes the attempt tamper-evident.
+        """
+        detail = {
+            "tag_id": tag.id,
+            "old_value": entry.old_value,
+            "requested": entry.requested,
+            "written": entry.written,
+            "outcome": entry.outcome,
+            "message": entry.message,
+        }
         with self._write() as s:
+            self.audit.append(
+                _audit.AuditAction.SETPOINT_WRITE,
+                tenant_id=who.tenant_id,
+                actor=entry.key_name,
+                target=entry.path,
+                detail=detail,
+                at=entry.at,
+                session=s,
+            )
             s.add(
                 WriteAuditRow(
                     tenant_id=who.tenant_id,
@@ -644,6 +677,11 @@ class Catalog:
                 for r in rows
             ]
 
+
+# The audit log's model sits on this module's Base: importing it here registers its table for
+# create_all and the migrations, whichever of the two modules is imported first.
+from factoryos.store import audit as _audit  # noqa: E402
+from factoryos.store import users as _users  # noqa: E402, F401 (registers the user tables)
 
 __all__ = [
     "DEFAULT_URL",

@@ -3,9 +3,9 @@
 The revisions ship inside the package (``store/migrations/versions``). Every command runs on
 one connection in one transaction, so PostgreSQL rolls a failed upgrade back whole.
 
-A catalog made by ``Catalog.create_all`` before migrations existed has the tables but no
-``alembic_version``; :func:`upgrade` stamps it at :data:`INITIAL_REVISION` (whose schema
-create_all made) before upgrading it further.
+A catalog made by ``Catalog.create_all`` has the tables but no ``alembic_version``;
+:func:`upgrade` stamps it at the newest revision whose tables it has (:data:`INITIAL_REVISION`
+for one made before migrations existed) before upgrading it further.
 """
 
 import logging
@@ -33,6 +33,12 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 VERSION_TABLE = "alembic_version"
 INITIAL_REVISION = "0001"
 INITIAL_TABLES = frozenset({"tenants", "sites", "assets", "tags", "api_keys", "write_audit"})
+# The tables create_all makes that later revisions introduced, in revision order: a create_all
+# catalog is stamped at the newest revision whose tables (and all before) it has.
+LATER_TABLES: tuple[tuple[str, frozenset[str]], ...] = (
+    ("0002_audit_log", frozenset({"audit_log"})),
+    ("0003_users", frozenset({"users", "refresh_tokens"})),
+)
 CONNECT_TIMEOUT_S = 10
 # A migration waits this long for locks held by a running app, then fails instead of hanging.
 LOCK_TIMEOUT = "60s"
@@ -190,7 +196,7 @@ def _sqlite_foreign_keys_off(conn: Connection) -> Iterator[None]:
 
 
 def _adopt_unversioned(cfg: Config, conn: Connection) -> None:
-    """Stamp a catalog made by create_all (tables, no version) at the initial revision."""
+    """Stamp a catalog made by create_all (tables, no version) at the revision it matches."""
     names = set(inspect(conn).get_table_names())
     present = INITIAL_TABLES & names
     if VERSION_TABLE in names or not present:
@@ -201,8 +207,13 @@ def _adopt_unversioned(cfg: Config, conn: Connection) -> None:
             f"migrate {conn.engine.url!r}: the database has catalog tables {sorted(present)} "
             f"but not {sorted(missing)} and no {VERSION_TABLE}: not a catalog this can adopt"
         )
-    log.info("catalog %r predates migrations: stamping it at %s", conn.engine.url, INITIAL_REVISION)
-    command.stamp(cfg, INITIAL_REVISION)
+    revision = INITIAL_REVISION
+    for later, tables in LATER_TABLES:
+        if not tables <= names:
+            break
+        revision = later
+    log.info("catalog %r was made by create_all: stamping it at %s", conn.engine.url, revision)
+    command.stamp(cfg, revision)
 
 
 __all__ = [

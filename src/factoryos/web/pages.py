@@ -25,7 +25,6 @@ CSP = (
 def index(request: Request) -> HTMLResponse:
     response = templates.TemplateResponse(request, "index.html", {"version": __version__})
     response.headers["Content-Security-Policy"] = CSP
-    response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
 

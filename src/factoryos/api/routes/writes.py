@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from factoryos.api.deps import Engineer, ServicesDep, scoped_tag
+from factoryos.api.deps import ServicesDep, TenantCaller, scoped_tag
 from factoryos.api.services import Services
 from factoryos.connect.errors import CodecError, DriverError, WriteError
 from factoryos.store.catalog import Principal, TagInfo, WriteRecord
@@ -75,7 +75,7 @@ def _audit(
                503: {"description": "the device did not take the write, or no drivers here"}},
 )  # fmt: skip
 async def write_tag(
-    path: str, body: WriteRequest, services: ServicesDep, who: Engineer
+    path: str, body: WriteRequest, services: ServicesDep, who: TenantCaller
 ) -> WriteOut:
     tag = await run_in_threadpool(scoped_tag, services, who, path)
     if services.writer is None:
@@ -98,7 +98,7 @@ async def write_tag(
 @router.get("/audit/writes", summary="Write attempts of the tenant, newest first")
 def write_log(
     services: ServicesDep,
-    who: Engineer,
+    who: TenantCaller,
     tag: Annotated[str | None, Query(description="Only this tag's writes.")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
 ) -> list[WriteLogEntry]:

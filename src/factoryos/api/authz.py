@@ -1,0 +1,72 @@
+"""Who may call what: every route of the API and web UI, and the access it needs, in one
+table. ``create_app`` refuses to build an app with a route missing from it, and one
+dependency of the whole app (``authorize``) enforces it before any handler runs, so a
+handler never decides on access itself.
+
+Access levels:
+
+- ``PUBLIC``: no credential (health, login, the web page shell, the API description);
+- ``ANYONE``: any valid credential, platform operators included (who am I, log out);
+- ``PLATFORM``: platform operators only (tenants); they hold no role in any tenant;
+- a :class:`Role`: a credential of a tenant with at least that role; the handler sees only
+  that tenant's data.
+"""
+
+from enum import StrEnum
+
+from factoryos.store.catalog import Role
+
+
+class Open(StrEnum):
+    PUBLIC = "public"
+    ANYONE = "anyone"
+    PLATFORM = "platform"
+
+
+Access = Role | Open
+PUBLIC, ANYONE, PLATFORM = Open.PUBLIC, Open.ANYONE, Open.PLATFORM
+WS = "WS"
+"""The method of a WebSocket route in the table."""
+
+RULES: dict[tuple[str, str], Access] = {
+    # system
+    ("GET", "/api/health"): PUBLIC,
+    ("GET", "/api/ready"): PUBLIC,
+    ("GET", "/api/me"): ANYONE,
+    ("GET", "/metrics"): Role.VIEWER,
+    # people: sessions, accounts, tenants
+    ("POST", "/api/auth/login"): PUBLIC,
+    ("POST", "/api/auth/refresh"): PUBLIC,
+    ("POST", "/api/auth/logout"): PUBLIC,
+    ("POST", "/api/auth/logout-all"): ANYONE,
+    ("POST", "/api/auth/password"): ANYONE,
+    ("GET", "/api/users"): Role.ADMIN,
+    ("POST", "/api/users"): Role.ADMIN,
+    ("PATCH", "/api/users/{user_id}"): Role.ADMIN,
+    ("GET", "/api/tenants"): PLATFORM,
+    ("POST", "/api/tenants"): PLATFORM,
+    # machine credentials
+    ("GET", "/api/keys"): Role.ADMIN,
+    ("POST", "/api/keys"): Role.ADMIN,
+    ("DELETE", "/api/keys/{key_id}"): Role.ADMIN,
+    # the asset model and configuration
+    ("GET", "/api/assets"): Role.VIEWER,
+    ("GET", "/api/tags"): Role.VIEWER,
+    ("GET", "/api/tags/{path:path}"): Role.VIEWER,
+    ("POST", "/api/sites"): Role.ENGINEER,
+    # history and live data
+    ("GET", "/api/history/raw"): Role.VIEWER,
+    ("GET", "/api/history/agg"): Role.VIEWER,
+    ("GET", "/api/history/resample"): Role.VIEWER,
+    ("GET", "/api/last"): Role.VIEWER,
+    ("GET", "/api/export"): Role.VIEWER,
+    (WS, "/api/live"): Role.VIEWER,
+    # write-back to devices
+    ("POST", "/api/tags/{path:path}/write"): Role.ENGINEER,
+    ("GET", "/api/audit/writes"): Role.ENGINEER,
+    # web UI shell and API description (they hold no data; the page calls the API)
+    ("GET", "/"): PUBLIC,
+    ("GET", "/docs"): PUBLIC,
+    ("GET", "/openapi.json"): PUBLIC,
+    ("GET", "/static"): PUBLIC,
+}
