@@ -9,6 +9,7 @@ from httpx import AsyncClient
 from factoryos.api import Services, create_app
 from factoryos.api.app import route_keys
 from factoryos.api.authz import RULES, WS, Open
+from factoryos.api.ratelimit import FailureLimiter
 from factoryos.store.catalog import Role
 from support.sites import POWER
 
@@ -64,6 +65,7 @@ def test_an_app_with_a_route_missing_from_the_table_is_refused(services: Service
 async def test_every_api_route_but_health_needs_a_credential(
     app: FastAPI, client: AsyncClient, acme
 ) -> None:
+    app.state.credential_limiter = FailureLimiter(10**6, 60)  # this test sends ~80 bad keys
     for method, url in api_calls(app):
         if url in PUBLIC:
             continue
@@ -190,3 +192,12 @@ async def test_unknown_tag_is_404_not_500(client: AsyncClient, acme) -> None:
         r = await client.get(url, headers=acme.auth())
         assert r.status_code == 404, url
         assert "plant1/nope" in r.json()["detail"]
+
+
+async def test_a_client_guessing_credentials_is_slowed_down(client: AsyncClient, acme) -> None:
+    for i in range(30):
+        r = await client.get("/api/me", headers={"Authorization": f"Bearer fos_guess{i}"})
+        assert r.status_code == 401
+    r = await client.get("/api/me", headers={"X-API-Key": acme.key(Role.VIEWER)})
+    assert r.status_code == 429 and int(r.headers["retry-after"]) > 0  # valid key too, for now
+    assert (await client.get("/api/health")).status_code == 200  # no credential: not limited

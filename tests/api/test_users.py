@@ -3,6 +3,7 @@ attempts to forge, replay or stretch tokens."""
 
 import base64
 import json
+import logging
 import time
 
 import jwt
@@ -234,3 +235,21 @@ async def test_logins_credentials_config_and_exports_are_audited(
     assert ("config_change", "user alice", "site plant1") in seen
     assert ("export", "user alice", POWER) in seen
     assert services.catalog.audit.verify().ok
+
+
+async def test_no_secret_reaches_the_logs(
+    client: AsyncClient, users, acme, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG):
+        await client.post("/api/auth/login", json={"username": "bob", "password": "wrong guess!"})
+        tokens = await login(client, "alice")
+        alice = bearer(tokens["access_token"])
+        r = await client.post("/api/keys", json={"name": "k", "role": "viewer"}, headers=alice)
+        key = r.json()["key"]
+        await client.get("/api/me", headers={"X-API-Key": key})
+        await client.post("/api/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+        await client.get("/api/me", headers=bearer("fos_" + "q" * 40))
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "logged in" in text and "failed login" in text  # the log did record the events
+    for secret in (PASSWORD, "wrong guess!", tokens["access_token"], tokens["refresh_token"], key):
+        assert secret not in text

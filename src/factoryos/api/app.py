@@ -9,9 +9,10 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from factoryos import __version__
 from factoryos.api.authz import RULES, WS
-from factoryos.api.deps import authorize
+from factoryos.api.deps import CREDENTIAL_LIMIT, CREDENTIAL_WINDOW_S, authorize
 from factoryos.api.errors import install_error_handlers
 from factoryos.api.hardening import Hardening
+from factoryos.api.ratelimit import FailureLimiter
 from factoryos.api.routes import (
     assets,
     auth,
@@ -56,6 +57,7 @@ def create_app(services: Services, *, metrics_registry: CollectorRegistry | None
         redoc_url=None,
     )
     app.state.services = services
+    app.state.credential_limiter = FailureLimiter(CREDENTIAL_LIMIT, CREDENTIAL_WINDOW_S)
     app.state.metrics = metrics_registry
     install_error_handlers(app)
     modules = (health, auth, users, assets, history, resample, export, keys, sites, live)

@@ -12,6 +12,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from starlette.requests import HTTPConnection
 
 from factoryos.api.authz import ANYONE, PLATFORM, PUBLIC, RULES, WS, Access
+from factoryos.api.ratelimit import FailureLimiter
 from factoryos.api.services import Services
 from factoryos.store.catalog import KEY_PREFIX, Principal, Role, TagInfo
 from factoryos.store.users import PlatformOperator, principal_of
@@ -29,6 +30,10 @@ _bearer = HTTPBearer(
 )
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key.")
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
+CREDENTIAL_LIMIT = 30
+CREDENTIAL_WINDOW_S = 60.0
+"""Invalid API keys or tokens one client address may send per window before 429: enough
+for a misconfigured client to show up in logs, far too few to guess a key."""
 
 Caller = Principal | PlatformOperator
 
@@ -97,8 +102,18 @@ def authorize(
             "missing credential: send 'Authorization: Bearer <key or token>' or 'X-API-Key'",
             headers=_CHALLENGE,
         )
+    limiter: FailureLimiter = conn.app.state.credential_limiter
+    client = conn.client.host if conn.client else "unknown"
+    wait = limiter.retry_after(client)
+    if wait > 0:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"too many invalid credentials from this address; try again in {wait:.0f} s",
+            headers={"Retry-After": str(int(wait) + 1)},
+        )
     caller = authenticate(services, credential)
     if caller is None:
+        limiter.failed(client)
         if access is PUBLIC:
             return
         raise HTTPException(
