@@ -54,6 +54,7 @@ def test_every_command_has_help() -> None:
         ["broker", "config"],
         ["audit", "verify"],
         ["audit", "list"],
+        ["audit", "head"],
         ["users", "add"],
         ["users", "list"],
     ):
