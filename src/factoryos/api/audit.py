@@ -3,6 +3,7 @@ login tried), what, on what — appended to the catalog's hash-chained audit log
 event loop."""
 
 from collections.abc import Mapping
+from functools import partial
 
 from starlette.concurrency import run_in_threadpool
 
@@ -41,11 +42,7 @@ async def record(
     detail: Mapping[str, object] | None = None,
     *,
     actor: str | None = None,
-    tenant_id: int | None = None,
 ) -> None:
     """:func:`record_now` off the event loop."""
-    await run_in_threadpool(
-        lambda: record_now(
-            services, action, caller, target, detail, actor=actor, tenant_id=tenant_id
-        )
-    )
+    entry = partial(record_now, services, action, caller, target, detail, actor=actor)
+    await run_in_threadpool(entry)
