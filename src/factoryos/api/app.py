@@ -1,6 +1,7 @@
 """The FastAPI application: routers, error mapping, the web UI."""
 
 from collections.abc import Sequence
+from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.routing import APIWebSocketRoute
@@ -42,6 +43,15 @@ tenant. Times are ISO 8601 with a zone (`Z` in answers).
 """
 
 
+GATE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "missing, invalid, expired or revoked credential"},
+    403: {"description": "the credential's role or kind may not do this (api/authz.py)"},
+    404: {"description": "no such tag, key or user in the caller's tenant"},
+    429: {"description": "too many failed logins or invalid credentials; see Retry-After"},
+}
+"""What the access gate and tenant scoping may answer on any route, for the OpenAPI docs."""
+
+
 def create_app(services: Services, *, metrics_registry: CollectorRegistry | None = None) -> FastAPI:
     """The API and web UI over ``services``; the caller owns their lifecycle.
 
@@ -62,7 +72,7 @@ def create_app(services: Services, *, metrics_registry: CollectorRegistry | None
     install_error_handlers(app)
     modules = (health, auth, users, assets, history, resample, export, keys, sites, live)
     for module in (*modules, writes, metrics):
-        app.include_router(module.router)
+        app.include_router(module.router, responses=GATE_RESPONSES)
     mount_web(app)
     app.add_middleware(Hardening)
     unruled = sorted(set(route_keys(app)) - RULES.keys())

@@ -32,8 +32,8 @@ _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 CREDENTIAL_LIMIT = 30
 CREDENTIAL_WINDOW_S = 60.0
-"""Invalid API keys or tokens one client address may send per window before 429: enough
-for a misconfigured client to show up in logs, far too few to guess a key."""
+"""Invalid API keys or tokens one client address may send per window before its invalid
+ones are answered 429 (valid ones from it still pass)."""
 
 Caller = Principal | PlatformOperator
 
@@ -102,18 +102,9 @@ def authorize(
             "missing credential: send 'Authorization: Bearer <key or token>' or 'X-API-Key'",
             headers=_CHALLENGE,
         )
-    limiter: FailureLimiter = conn.app.state.credential_limiter
-    client = conn.client.host if conn.client else "unknown"
-    wait = limiter.retry_after(client)
-    if wait > 0:
-        raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS,
-            f"too many invalid credentials from this address; try again in {wait:.0f} s",
-            headers={"Retry-After": str(int(wait) + 1)},
-        )
     caller = authenticate(services, credential)
     if caller is None:
-        limiter.failed(client)
+        _count_failure(conn)
         if access is PUBLIC:
             return
         raise HTTPException(
@@ -125,6 +116,23 @@ def authorize(
     if refused is not None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, refused)
     conn.state.caller = caller
+
+
+def _count_failure(conn: HTTPConnection) -> None:
+    """Count an invalid credential of the client's address; past the limit, answer 429.
+    Valid credentials from the same address still pass: one client polling with a revoked
+    key must not lock out every HMI behind the same NAT or proxy (keys and tokens are too
+    long to guess, so the limit is about noise, not brute force)."""
+    limiter: FailureLimiter = conn.app.state.credential_limiter
+    client = conn.client.host if conn.client else "unknown"
+    wait = limiter.retry_after(client)
+    limiter.failed(client)
+    if wait > 0:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"too many invalid credentials from this address; try again in {wait:.0f} s",
+            headers={"Retry-After": str(int(wait) + 1)},
+        )
 
 
 def current_caller(conn: HTTPConnection) -> Caller:
