@@ -154,3 +154,24 @@ async def test_a_revoked_key_loses_its_open_stream(
         code, reason = await close_code(ws)
     assert code == 4401
     assert "revoked" in reason
+
+
+async def test_a_users_token_streams_and_a_platform_operators_is_refused(
+    server: str, services: Services, acme
+) -> None:
+    assert services.tokens is not None
+    bob = services.users.create("bob", "a long enough password", tenant="acme")
+    olga = services.users.create("olga", "a long enough password", tenant=None)
+    token = services.tokens.issue(bob.id, bob.token_version)
+    async with await subscribe(server, token, [POWER]) as ws:
+        assert (await receive(ws))["subscribed"] == [POWER]
+        await services.bus.publish(SampleBatch.build([acme.ids[POWER]], [T0], [4.5]))
+        (point,) = await receive(ws)
+        assert point["value"] == 4.5
+    operator = services.tokens.issue(olga.id, olga.token_version)
+    async with await subscribe(server, operator, [POWER]) as ws:
+        code, reason = await close_code(ws)
+        assert code == 4401 and "platform operators see no" in reason
+    services.users.end_sessions(bob.id)  # revoked: a new subscription is refused
+    async with await subscribe(server, token, [POWER]) as ws:
+        assert (await close_code(ws))[0] == 4401

@@ -157,7 +157,7 @@ class LiveHello(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    token: str = Field(max_length=128)
+    token: str = Field(max_length=2048, description="An API key or a user's access token.")
     tags: list[str] = Field(min_length=1, max_length=1000)
 
 
