@@ -1,0 +1,1 @@
+"""Applications built on the platform: OEE, maintenance, scheduling, traceability."""
