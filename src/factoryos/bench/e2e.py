@@ -9,26 +9,24 @@ it queryable. At the end the store is checked against every offered (tag, ts) ke
 """
 
 import asyncio
-import contextlib
 import json
 import logging
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import aiomqtt
 import numpy as np
-from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
 from factoryos.bench.e2e_edge import DRAIN_TIMEOUT_S, EdgeParams, bench_site, cpu_s
 from factoryos.bench.e2e_measure import LatencyRecorder, StoreCheck, check_store
 from factoryos.bench.errors import BenchError
+from factoryos.bench.ingest import progress_bar
 from factoryos.bus.inprocess import InProcessBus
 from factoryos.bus.sparkplug_ingest import SparkplugIngestSource
 from factoryos.connect.errors import ConfigError, ConnectError
@@ -72,7 +70,7 @@ def run_e2e_bench(
         settings = BrokerSettings.from_url(broker)
     except ConfigError as exc:
         raise BenchError(f"--broker: {exc}") from exc
-    with tempfile.TemporaryDirectory(prefix="factoryos-e2e-") as tmp, _progress(progress) as bar:
+    with tempfile.TemporaryDirectory(prefix="factoryos-e2e-") as tmp, progress_bar(progress) as bar:
         run_id = uuid.uuid4().hex[:12]
         params = EdgeParams(broker, f"e2e-{run_id}", f"e2e-host-{run_id}", rate, seconds, tags, tmp)
         return asyncio.run(_run(params, settings, Path(tmp), bar))
@@ -238,15 +236,6 @@ async def _show(ingestor: Ingestor, params: EdgeParams, bar: Progress | None) ->
     while True:
         bar.update(task, completed=ingestor.stats.rows_stored)
         await asyncio.sleep(_TICK_S)
-
-
-@contextlib.contextmanager
-def _progress(enabled: bool) -> Iterator[Progress | None]:
-    if not enabled:
-        yield None
-        return
-    with Progress(console=Console(stderr=True)) as bar:
-        yield bar
 
 
 def format_e2e_table(result: dict[str, float]) -> Table:

@@ -82,7 +82,10 @@ def run_ingest_bench(
     batches = split(samples, batch_rows)
     ingest_times: list[float] = []
     raw_times: list[float] = []
-    with tempfile.TemporaryDirectory(prefix="factoryos-bench-") as tmp, _progress(progress) as bar:
+    with (
+        tempfile.TemporaryDirectory(prefix="factoryos-bench-") as tmp,
+        progress_bar(progress) as bar,
+    ):
         for i in range(rounds):
             ingest_s, write_rows = asyncio.run(
                 time_ingest(batches, DuckDBStore(Path(tmp) / f"ingest-{i}.duckdb"), max_rows, bar)
@@ -157,7 +160,8 @@ def _time_raw_append(chunks: list[SampleBatch], path: Path, bar: Progress | None
 
 
 @contextlib.contextmanager
-def _progress(enabled: bool) -> Iterator[Progress | None]:
+def progress_bar(enabled: bool) -> Iterator[Progress | None]:
+    """A Rich progress bar on stderr for a benchmark's steps, or None when disabled."""
     if not enabled:
         yield None
         return

@@ -17,19 +17,17 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
 import numpy as np
 import psycopg
 from psycopg import sql
-from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
 from factoryos.bench.errors import BenchError
-from factoryos.bench.ingest import make_samples, peak_rss_mb, split, time_ingest
+from factoryos.bench.ingest import make_samples, peak_rss_mb, progress_bar, split, time_ingest
 from factoryos.model.samples import SampleBatch
 from factoryos.store import pg_schema
 from factoryos.store.pg_copy import by_tag, encode_samples, split_lanes
@@ -61,7 +59,7 @@ def run_postgres_ingest_bench(
     run = uuid.uuid4().hex[:8]
     schemas = [f"bench_{kind}_{run}" for kind in ("ingest", "copy", "insert")]
     try:
-        with _progress(progress) as bar:
+        with progress_bar(progress) as bar:
             ingest_s, write_rows = asyncio.run(
                 time_ingest(
                     split(samples, batch_rows),
@@ -163,15 +161,6 @@ def _drop(url: str, schemas: list[str]) -> None:
     with contextlib.suppress(psycopg.Error), psycopg.connect(url, autocommit=True) as conn:
         for schema in schemas:
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
-
-
-@contextlib.contextmanager
-def _progress(enabled: bool) -> Iterator[Progress | None]:
-    if not enabled:
-        yield None
-        return
-    with Progress(console=Console(stderr=True)) as bar:
-        yield bar
 
 
 def format_postgres_ingest_table(result: dict[str, float]) -> Table:

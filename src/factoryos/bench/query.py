@@ -28,12 +28,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
 from factoryos.bench.errors import BenchError
-from factoryos.bench.ingest import peak_rss_mb
+from factoryos.bench.ingest import peak_rss_mb, progress_bar
 from factoryos.model.samples import SampleBatch
 from factoryos.store.duckdb_store import DuckDBStore
 
@@ -128,7 +127,7 @@ def run_query_bench(
     if repeats < 1:
         raise BenchError(f"repeats must be >= 1, got {repeats}")
     layout = plan_layout(points)
-    with _progress(progress) as bar, _fresh_store(backend, url) as store:
+    with progress_bar(progress) as bar, _fresh_store(backend, url) as store:
         load_s = _load(store, layout, bar)
         figures = _measure(store, layout, repeats, bar)
     return {**figures, "points": float(points), "load_s": load_s, "peak_rss_mb": peak_rss_mb()}
@@ -245,15 +244,6 @@ def _history_tag(rng: np.random.Generator) -> int:
 
 def _buckets(store: "TimeSeriesStore", tag: int, start: int, end: int, every: int) -> int:
     return len(store.aggregate(tag, start, end, every, AGGS).bucket_ns)
-
-
-@contextlib.contextmanager
-def _progress(enabled: bool) -> Iterator[Progress | None]:
-    if not enabled:
-        yield None
-        return
-    with Progress(console=Console(stderr=True)) as bar:
-        yield bar
 
 
 def latencies(times_ns: npt.NDArray[np.int64]) -> tuple[float, float]:
