@@ -12,7 +12,7 @@ class ModelError(FactoryOSError):
 
 @dataclass(frozen=True)
 class SiteProblem:
-    """One thing wrong in a site file, with where it is."""
+    """One thing wrong in a configuration file (site file, apps file), with where it is."""
 
     field: str
     line: int | None
@@ -23,8 +23,8 @@ class SiteProblem:
         return f"{where}: {self.field}: {self.message}"
 
 
-class SiteFileError(ModelError):
-    """A site file that cannot be loaded; lists every problem with its line and field."""
+class ConfigFileError(ModelError):
+    """A configuration file that cannot be loaded; lists every problem with line and field."""
 
     def __init__(self, path: Path | str, problems: list[SiteProblem]) -> None:
         self.path = str(path)
@@ -35,3 +35,11 @@ class SiteFileError(ModelError):
         )
         noun = "problem" if len(problems) == 1 else "problems"
         super().__init__(f"{self.path}: {len(problems)} {noun}\n{lines}")
+
+
+class SiteFileError(ConfigFileError):
+    """A site file that cannot be loaded."""
+
+
+class AppsFileError(ConfigFileError):
+    """An apps file (the applications' configuration) that cannot be loaded."""

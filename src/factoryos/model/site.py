@@ -11,7 +11,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import Field, ValidationError
 
 from factoryos.model.devices import PROTOCOLS, AnyDevice, Device, MqttDevice
@@ -19,7 +18,14 @@ from factoryos.model.errors import SiteFileError, SiteProblem
 from factoryos.model.retention import RetentionConfig
 from factoryos.model.tags import ADDRESS_FIELDS, ModbusTable, Name, Strict, Tag
 from factoryos.model.uns import join
-from factoryos.model.yamlfile import Path_, dotted, line_of, load_with_lines
+from factoryos.model.yamlfile import (
+    Path_,
+    dotted,
+    line_of,
+    parse_yaml,
+    read_text,
+    validation_problems,
+)
 
 
 class Level(StrEnum):
@@ -245,32 +251,15 @@ def _data_loc(loc: tuple[str | int, ...]) -> Path_:
     return loc
 
 
-def _pydantic_problems(err: ValidationError, lines: dict[Path_, int]) -> list[SiteProblem]:
-    problems = []
-    for e in err.errors():
-        loc = _data_loc(tuple(e["loc"]))
-        message = e["msg"].removeprefix("Value error, ")
-        if e["type"] == "extra_forbidden":
-            message = "unknown field (check the spelling)"
-        problems.append(SiteProblem(dotted(loc), line_of(lines, loc), message))
-    return problems
-
-
 def parse_site(text: str, source: Path | str = "<site>") -> SiteFile:
     """Validate site-file text; raise :class:`SiteFileError` naming file, line and field."""
-    try:
-        data, lines = load_with_lines(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SiteFileError(source, [SiteProblem("(yaml)", line, str(problem))]) from exc
+    data, lines = parse_yaml(text, source, SiteFileError)
     if not isinstance(data, dict):
         raise SiteFileError(source, [SiteProblem("(file)", 1, "expected a mapping with 'site:'")])
     try:
         site = SiteFile.model_validate(data)
     except ValidationError as exc:
-        raise SiteFileError(source, _pydantic_problems(exc, lines)) from exc
+        raise SiteFileError(source, validation_problems(exc, lines, fix_loc=_data_loc)) from exc
     found: list[tuple[Path_, str]] = [
         *_sibling_problems(site),
         *_device_problems(site),
@@ -285,14 +274,7 @@ def parse_site(text: str, source: Path | str = "<site>") -> SiteFile:
 
 def load_site(path: Path | str) -> SiteFile:
     """Load and validate a site file; nothing is returned unless all of it is valid."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SiteFileError(
-            p, [SiteProblem("(file)", None, f"cannot read: {exc.strerror}")]
-        ) from exc
-    return parse_site(text, p)
+    return parse_site(read_text(path, SiteFileError), path)
 
 
 def dump_schema() -> dict[str, Any]:

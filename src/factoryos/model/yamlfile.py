@@ -1,8 +1,13 @@
 """YAML loading that remembers the line of every value, for errors that name it."""
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
+
+from factoryos.model.errors import ConfigFileError, SiteProblem
 
 Path_ = tuple[str | int, ...]
 
@@ -49,3 +54,43 @@ def dotted(path: Path_) -> str:
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "(file)"
+
+
+def parse_yaml(
+    text: str, source: Path | str, error: type[ConfigFileError]
+) -> tuple[Any, dict[Path_, int]]:
+    """:func:`load_with_lines`, with text that is not YAML raised as ``error`` (with its line)."""
+    try:
+        return load_with_lines(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise error(source, [SiteProblem("(yaml)", line, str(problem))]) from exc
+
+
+def read_text(path: Path | str, error: type[ConfigFileError]) -> str:
+    """A configuration file's text; an unreadable file raised as ``error``."""
+    p = Path(path)
+    try:
+        return p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise error(p, [SiteProblem("(file)", None, f"cannot read: {exc.strerror}")]) from exc
+
+
+def validation_problems(
+    err: ValidationError,
+    lines: dict[Path_, int],
+    base: Path_ = (),
+    fix_loc: Callable[[Path_], Path_] = lambda loc: loc,
+) -> list[SiteProblem]:
+    """pydantic's errors as problems naming the field and its line; ``base`` is where the
+    validated data sits in the file, ``fix_loc`` drops locations pydantic inserts."""
+    problems = []
+    for e in err.errors():
+        loc = (*base, *fix_loc(tuple(e["loc"])))
+        message = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            message = "unknown field (check the spelling)"
+        problems.append(SiteProblem(dotted(loc), line_of(lines, loc), message))
+    return problems
