@@ -351,3 +351,23 @@ def test_advance_is_far_faster_than_real_time(demo_site: SiteFile) -> None:
     speed = n / (time.perf_counter() - start)
     print(f"demo site, 1 s steps: {speed:,.0f} simulated seconds per wall second")
     assert speed > 1000
+
+
+def test_a_planned_stop_stops_the_machine_and_is_recorded(demo_site: SiteFile) -> None:
+    factory = VirtualFactory(demo_site, step_s=60.0)
+    start = factory.start_ns + 8 * 3600 * NS_PER_S  # Monday 08:00, inside the shift
+    stop = factory.plan_stop(CNC, start, start + 2 * 3600 * NS_PER_S, "preventive maintenance")
+    factory.advance(24 * 60)
+    inside = [
+        iv
+        for iv in factory.truth.intervals(CNC)
+        if iv.start_ns < stop.end_ns and (iv.end_ns or factory.now_ns) > stop.start_ns
+    ]
+    planned = [iv for iv in inside if iv.state == MachineState.PLANNED_STOP]
+    # A repair running at 08:00 finishes first; then the machine stays stopped to the end.
+    assert planned and planned[-1].end_ns == stop.end_ns
+    assert factory.truth.planned_stops == [stop]
+    with pytest.raises(FaultError, match="after its start"):
+        factory.plan_stop(CNC, start, start)
+    with pytest.raises(FaultError, match="shift plan"):
+        factory.plan_stop(METER, start, start + 1)

@@ -9,7 +9,7 @@ from factoryos.sim.errors import FaultError, SimConfigError, UnknownPathError
 from factoryos.sim.models import MACHINE_MODELS, EnergyMeter, Machine, Model, ModelContext
 from factoryos.sim.registers import Quantizer
 from factoryos.sim.states import NS_PER_S, FaultKind
-from factoryos.sim.truth import FaultEvent, GroundTruth
+from factoryos.sim.truth import FaultEvent, GroundTruth, PlannedStop
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +164,24 @@ class VirtualFactory:
         self._changed()
         log.info("injected %s into %s at %d", fault.value, equipment_path, self.now_ns)
         return event
+
+    def plan_stop(
+        self, equipment_path: str, start_ns: int, end_ns: int, reason: str = "planned stop"
+    ) -> PlannedStop:
+        """Schedule a planned stop (maintenance, a holiday) beyond the daily shift plan.
+
+        The machine stops at the first step boundary inside ``[start_ns, end_ns)`` as it does
+        for the end of a shift, and the stop is recorded in the ground truth.
+        """
+        model = self._model(equipment_path)
+        if not isinstance(model, Machine):
+            raise FaultError(f"{equipment_path}: only machines have a shift plan")
+        if end_ns <= start_ns:
+            raise FaultError(f"{equipment_path}: planned stop end must be after its start")
+        model.stops.append((start_ns, end_ns))
+        stop = PlannedStop(equipment_path, start_ns, end_ns, reason)
+        self.truth.planned_stops.append(stop)
+        return stop
 
     def _changed(self) -> None:
         self._cache.clear()

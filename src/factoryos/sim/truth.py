@@ -54,6 +54,17 @@ class FailureEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class PlannedStop:
+    """A planned stop (maintenance, a holiday) scheduled on ``equipment`` over
+    ``[start_ns, end_ns)``, beyond its daily shift plan."""
+
+    equipment: str
+    start_ns: int
+    end_ns: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Parts:
     """Every part made, as aligned columns sorted by equipment registration then time.
 
@@ -82,6 +93,7 @@ class GroundTruth:
         self._part_good: list[array[int]] = []
         self.faults: list[FaultEvent] = []
         self.failures: list[FailureEvent] = []
+        self.planned_stops: list[PlannedStop] = []
 
     def register(self, equipment: str) -> int:
         """Start recording for ``equipment``; returns its index for the append calls."""
@@ -148,6 +160,8 @@ class GroundTruth:
                 out.write(json.dumps({"type": "fault", **asdict(fault)}) + "\n")
             for failure in self.failures:
                 out.write(json.dumps({"type": "failure", **asdict(failure)}) + "\n")
+            for stop in self.planned_stops:
+                out.write(json.dumps({"type": "planned_stop", **asdict(stop)}) + "\n")
             p = self.parts()
             columns = (p.ts_ns.tolist(), p.equipment.tolist(), p.good.tolist())
             for ts, eq, good in zip(*columns, strict=True):
@@ -165,6 +179,9 @@ class GroundTruth:
             "states": pa.Table.from_pylist(states, schema=_STATE_SCHEMA),
             "faults": pa.Table.from_pylist([asdict(f) for f in self.faults], _FAULT_SCHEMA),
             "failures": pa.Table.from_pylist([asdict(f) for f in self.failures], _FAIL_SCHEMA),
+            "planned_stops": pa.Table.from_pylist(
+                [asdict(stop) for stop in self.planned_stops], _PLANNED_SCHEMA
+            ),
             "parts": pa.table(
                 {"ts_ns": p.ts_ns, "equipment": names[p.equipment].tolist(), "good": p.good}
             ),
@@ -188,4 +205,7 @@ _FAULT_SCHEMA = pa.schema(
 )
 _FAIL_SCHEMA = pa.schema(
     [("ts_ns", _INT), ("equipment", _STR), ("cause", _STR), ("repair_s", _FLOAT)]
+)
+_PLANNED_SCHEMA = pa.schema(
+    [("equipment", _STR), ("start_ns", _INT), ("end_ns", _INT), ("reason", _STR)]
 )

@@ -100,6 +100,11 @@ class Machine(Model):
         self.overheat_left_s = 0.0
         self._repair_restores = False
         self._wear_per_step = self.step_s / (3600.0 * self.p["life_h"])
+        self.stops: list[tuple[int, int]] = []  # planned stops beyond the daily plan
+
+    def planned_stop(self, t_ns: int) -> bool:
+        """True outside the shift plan, in its break, or in a planned stop."""
+        return self.plan.planned_stop(t_ns) or any(a <= t_ns < b for a, b in self.stops)
 
     @property
     def wear(self) -> float:

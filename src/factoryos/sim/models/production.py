@@ -109,7 +109,7 @@ class ProducingMachine(Machine):
         self.cycles = self.good = self.scrap = 0
         self.since_setup = 0
         start = ctx.start_ns
-        first = MachineState.PLANNED_STOP if self.plan.planned_stop(start) else _RUN
+        first = MachineState.PLANNED_STOP if self.planned_stop(start) else _RUN
         self.set_state(first, start)
         self.temps = self._th[ROW_OF[first]] + self._th_gain * self.wear
 
@@ -159,7 +159,7 @@ class ProducingMachine(Machine):
         elif s is _RUN and self.health <= 0.0:
             self.fail(t1_ns, "wear", self.random_repair_s())
             return
-        if self.plan.planned_stop(t1_ns):
+        if self.planned_stop(t1_ns):
             self.set_state(MachineState.PLANNED_STOP, t1_ns)
         elif s is MachineState.PLANNED_STOP or s is _DOWN:
             self.set_state(MachineState.SETUP, t1_ns, self._minutes("startup_min"))
