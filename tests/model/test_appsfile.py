@@ -62,3 +62,11 @@ def test_not_yaml_and_missing_files_are_clear(tmp_path: Path) -> None:
     with pytest.raises(AppsFileError, match="cannot read"):
         load_apps_file(tmp_path / "missing.yaml")
     assert parse_apps_file("", "empty.yaml").data == {}
+
+
+def test_anchors_and_merge_keys_work_and_explicit_keys_win() -> None:
+    text = "oee: &base {high: 1.0, names: [a]}\nalarms:\n  <<: *base\n  high: 2.0\n"
+    apps = parse_apps_file(text, "p.yaml")
+    assert apps.section("alarms", Limits) == Limits(high=2.0, names=["a"])
+    with pytest.raises(AppsFileError, match="merge key"):
+        parse_apps_file("a:\n  <<: 3\n", "p.yaml")

@@ -12,11 +12,28 @@ from factoryos.model.errors import ConfigFileError, SiteProblem
 Path_ = tuple[str | int, ...]
 
 
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+def _merged(node: yaml.Node) -> list[yaml.MappingNode]:
+    sources = node.value if isinstance(node, yaml.SequenceNode) else [node]
+    if not all(isinstance(n, yaml.MappingNode) for n in sources):
+        raise yaml.constructor.ConstructorError(
+            None, None, "a merge key (<<) needs a mapping or a list of mappings", node.start_mark
+        )
+    return list(sources)
+
+
 def _construct(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> Any:
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
+            if key_node.tag == _MERGE:  # `<<: *anchor`: the anchor's keys, explicit ones win
+                for source in _merged(value_node):
+                    for k, v in _construct(source, path, lines).items():
+                        out.setdefault(k, v)
+                continue
             key = yaml.safe_load(yaml.serialize(key_node))
             out[key] = _construct(value_node, (*path, key), lines)
             # A field is reported at its key's line; a missing field at its parent's.
