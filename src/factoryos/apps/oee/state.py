@@ -9,6 +9,7 @@ Three steps, all pure numpy:
 3. :func:`categorize`: intervals + planned-stop windows → seconds per
    :class:`~.taxonomy.TimeCategory`, with short stops between running periods counted
    as micro-stops; :meth:`StateTimes.period` turns them into a :class:`~.kpi.PeriodInput`.
+   :func:`timeline` gives the categorized segments themselves (for listing stops).
 
 Samples hold their value until the next one (a state tag reports on change).
 """
@@ -16,7 +17,7 @@ Samples hold their value until the next one (a state tag reports on change).
 import itertools
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import IntEnum
 
 import numpy as np
@@ -69,7 +70,7 @@ DEFAULT_MAPPING: Mapping[PackMLState, TimeCategory] = {
 _KNOWN_CODES = np.array([s.value for s in PackMLState if s is not _P.UNDEFINED])
 # Stops that can be micro-stops; a setup or a planned stop never is.
 _STOP_CATEGORIES = frozenset({_C.IDLE, _C.UNPLANNED_DOWN})
-_PLANNED_CATEGORIES = frozenset({_C.PLANNED_DOWNTIME, _C.BREAK, _C.NO_SHIFT, _C.NO_ORDER})
+PLANNED_CATEGORIES = frozenset({_C.PLANNED_DOWNTIME, _C.BREAK, _C.NO_SHIFT, _C.NO_ORDER})
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,7 +261,7 @@ class PlannedWindow:
     def __post_init__(self) -> None:
         if self.end_ns <= self.start_ns:
             raise InvalidInputError(f"planned window at {self.start_ns} ns: end not after start")
-        if self.category not in _PLANNED_CATEGORIES:
+        if self.category not in PLANNED_CATEGORIES:
             raise InvalidInputError(
                 f"planned window at {self.start_ns} ns: {self.category} is not a planned stop"
             )
@@ -283,11 +284,13 @@ class StateTimes:
         return PeriodInput(equipment, self.time_s, products, self.down_events, known)
 
 
-@dataclass(slots=True)
-class _Segment:
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """``[start_ns, end_ns)`` spent in ``category``; None = no state known."""
+
     start_ns: int
     end_ns: int
-    category: TimeCategory | None  # None = unknown
+    category: TimeCategory | None
 
     @property
     def seconds(self) -> float:
@@ -306,10 +309,10 @@ def _cut(
     intervals: Intervals,
     windows: list[PlannedWindow],
     mapping: Mapping[PackMLState, TimeCategory],
-) -> list[_Segment]:
+) -> list[Segment]:
     """Segments split at window edges; non-production inside a window becomes planned."""
     edges = [w.start_ns for w in windows] + [w.end_ns for w in windows]
-    segments: list[_Segment] = []
+    segments: list[Segment] = []
     for s, e, code in zip(intervals.start_ns, intervals.end_ns, intervals.state, strict=True):
         state = PackMLState(int(code))
         category = None if state is _P.UNDEFINED else mapping[state]
@@ -317,14 +320,14 @@ def _cut(
         for a, b in itertools.pairwise(cuts):
             window = next((w for w in windows if w.start_ns <= a < w.end_ns), None)
             planned = window is not None and category not in (None, _C.PRODUCING)
-            segments.append(_Segment(a, b, window.category if planned and window else category))
+            segments.append(Segment(a, b, window.category if planned and window else category))
     return segments
 
 
-def _mark_micro_stops(segments: list[_Segment], micro_stop_s: float) -> int:
+def _mark_micro_stops(segments: list[Segment], micro_stop_s: float) -> None:
     """Runs of idle/down segments between two producing ones, shorter than ``micro_stop_s``
-    in total, become micro-stops; returns how many runs."""
-    count, i = 0, 1
+    in total, become micro-stops (in place)."""
+    i = 1
     while i < len(segments):
         j = i
         while j < len(segments) and segments[j].category in _STOP_CATEGORIES:
@@ -336,16 +339,37 @@ def _mark_micro_stops(segments: list[_Segment], micro_stop_s: float) -> int:
             and segments[j].category is _C.PRODUCING
         )
         if flanked and sum(seg.seconds for seg in segments[i:j]) < micro_stop_s:
-            for seg in segments[i:j]:
-                seg.category = _C.MICRO_STOP
-            count += 1
+            segments[i:j] = [replace(seg, category=_C.MICRO_STOP) for seg in segments[i:j]]
         i = j + 1 if j > i else i + 1
-    return count
 
 
-def _down_events(segments: list[_Segment]) -> int:
-    down = [seg.category is _C.UNPLANNED_DOWN for seg in segments]
-    return sum(d and (k == 0 or not down[k - 1]) for k, d in enumerate(down))
+def _runs(segments: list[Segment], category: TimeCategory) -> int:
+    """Number of maximal runs of consecutive ``category`` segments."""
+    hit = [seg.category is category for seg in segments]
+    return sum(h and (k == 0 or not hit[k - 1]) for k, h in enumerate(hit))
+
+
+def timeline(
+    intervals: Intervals,
+    micro_stop_s: float,
+    planned: Sequence[PlannedWindow] = (),
+    mapping: Mapping[PackMLState, TimeCategory] = DEFAULT_MAPPING,
+) -> list[Segment]:
+    """The categorized segments behind :func:`categorize`, in time order.
+
+    They tile the intervals' span; neighbours may share a category (two PackML states
+    mapping to it, or a cut at a planned window edge).
+    """
+    if not math.isfinite(micro_stop_s) or micro_stop_s < 0:
+        raise InvalidInputError(f"micro_stop_s must be a finite time ≥ 0 s, got {micro_stop_s}")
+    missing = set(PackMLState) - {_P.UNDEFINED} - set(mapping)
+    if missing or _C.MICRO_STOP in mapping.values():
+        raise InvalidInputError(
+            f"state mapping: missing {sorted(s.name for s in missing)} or maps to micro_stop"
+        )
+    segments = _cut(intervals, _check_windows(planned), mapping)
+    _mark_micro_stops(segments, micro_stop_s)
+    return segments
 
 
 def categorize(
@@ -362,15 +386,7 @@ def categorize(
     - a stop (consecutive idle/down time) between two producing periods lasting **less
       than** ``micro_stop_s`` is a micro-stop; one lasting exactly ``micro_stop_s`` is not.
     """
-    if not math.isfinite(micro_stop_s) or micro_stop_s < 0:
-        raise InvalidInputError(f"micro_stop_s must be a finite time ≥ 0 s, got {micro_stop_s}")
-    missing = set(PackMLState) - {_P.UNDEFINED} - set(mapping)
-    if missing or _C.MICRO_STOP in mapping.values():
-        raise InvalidInputError(
-            f"state mapping: missing {sorted(s.name for s in missing)} or maps to micro_stop"
-        )
-    segments = _cut(intervals, _check_windows(planned), mapping)
-    micro = _mark_micro_stops(segments, micro_stop_s)
+    segments = timeline(intervals, micro_stop_s, planned, mapping)
     time_s: dict[TimeCategory, float] = {}
     unknown = 0.0
     for seg in segments:
@@ -379,4 +395,5 @@ def categorize(
         else:
             time_s[seg.category] = time_s.get(seg.category, 0.0) + seg.seconds
     span = int(intervals.end_ns[-1] - intervals.start_ns[0]) if intervals.state.size else 0
-    return StateTimes(time_s, unknown, span / NS_PER_S, micro, _down_events(segments))
+    micro, down = _runs(segments, _C.MICRO_STOP), _runs(segments, _C.UNPLANNED_DOWN)
+    return StateTimes(time_s, unknown, span / NS_PER_S, micro, down)
