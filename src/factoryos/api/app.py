@@ -23,6 +23,7 @@ from factoryos.api.routes import (
     keys,
     live,
     metrics,
+    oee,
     resample,
     sites,
     users,
@@ -70,7 +71,7 @@ def create_app(services: Services, *, metrics_registry: CollectorRegistry | None
     app.state.credential_limiter = FailureLimiter(CREDENTIAL_LIMIT, CREDENTIAL_WINDOW_S)
     app.state.metrics = metrics_registry
     install_error_handlers(app)
-    modules = (health, auth, users, assets, history, resample, export, keys, sites, live)
+    modules = (health, auth, users, assets, history, resample, export, keys, sites, live, oee)
     for module in (*modules, writes, metrics):
         app.include_router(module.router, responses=GATE_RESPONSES)
     mount_web(app)

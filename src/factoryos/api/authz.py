@@ -69,4 +69,12 @@ RULES: dict[tuple[str, str], Access] = {
     ("GET", "/docs"): PUBLIC,
     ("GET", "/openapi.json"): PUBLIC,
     ("GET", "/static"): PUBLIC,
+    # OEE (apps/oee)
+    ("GET", "/api/oee/setup"): Role.VIEWER,
+    ("GET", "/api/oee/equipment"): Role.VIEWER,
+    ("GET", "/api/oee/equipment/shifts"): Role.VIEWER,
+    ("GET", "/api/oee/equipment/days"): Role.VIEWER,
+    ("GET", "/api/oee/equipment/products"): Role.VIEWER,
+    ("GET", "/api/oee/line"): Role.VIEWER,
+    ("GET", "/api/oee/site"): Role.VIEWER,
 }

@@ -6,6 +6,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from factoryos.apps.oee.errors import CounterError, OeeError
+from factoryos.apps.oee.errors import InvalidInputError as OeeInputError
 from factoryos.bus.errors import BusClosedError
 from factoryos.errors import FactoryOSError
 from factoryos.model.errors import ModelError
@@ -29,6 +31,11 @@ class BadParameterError(ApiError):
 
 # Most specific first: the first class the error is an instance of decides the status.
 _STATUS: tuple[tuple[type[FactoryOSError], int], ...] = (
+    # OEE: a bad range is the client's; counters or cycle times that cannot be right are
+    # the plant data's (409: the request was fine, the data cannot answer it).
+    (CounterError, 409),
+    (OeeInputError, 400),
+    (OeeError, 409),
     (UnknownTagError, 404),
     (BadParameterError, 400),
     (QueryError, 400),

@@ -4,6 +4,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from factoryos.api.tokens import TokenIssuer
+from factoryos.apps.alarms.processor import AlarmProcessor
+from factoryos.apps.oee.service import OeeService
 from factoryos.bus.inprocess import InProcessBus
 from factoryos.store.backend import TimeSeriesStore
 from factoryos.store.catalog import Catalog
@@ -17,6 +19,14 @@ class TagWriter(Protocol):
 
 
 @dataclass(frozen=True)
+class OeeApp:
+    """The OEE of the platform's site, answered for its tenant only."""
+
+    tenant: str
+    service: OeeService
+
+
+@dataclass(frozen=True)
 class Services:
     """What ``create_app`` needs: metadata, time series, the live bus, where this process
     runs the drivers the way to write setpoints, and the user token signer."""
@@ -27,6 +37,10 @@ class Services:
     writer: TagWriter | None = None
     tokens: TokenIssuer | None = None
     """Signs users' access tokens; None: only API keys are accepted (no user login)."""
+    oee: OeeApp | None = None
+    """OEE, when the apps file has an ``oee:`` section."""
+    alarms: AlarmProcessor | None = None
+    """The live alarms, when the apps file has an ``alarms:`` section."""
 
     @property
     def users(self) -> Users:

@@ -28,6 +28,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 from factoryos.apps.oee.calendar import CalendarSpec, PlannedStopSpec
 from factoryos.apps.oee.counters import CounterSpec
+from factoryos.apps.oee.reasons import ReasonCatalog
 from factoryos.apps.oee.state import DerivationRules
 from factoryos.apps.oee.taxonomy import PRESETS, Taxonomy
 from factoryos.model.appsfile import AppsFile
@@ -109,6 +110,8 @@ class EquipmentSpec(_Section):
     product: str = Field(default="default", min_length=1, max_length=64)
     ideal_cycle_s: Seconds | None = None
     product_tag: TagName | None = None
+    #: A PLC fault/reason code tag: the automatic downtime reason (see ``reasons``).
+    reason_tag: TagName | None = None
     products: dict[int, ProductSpec] = Field(default_factory=dict, max_length=1000)
     micro_stop_s: float = Field(default=60.0, ge=0, le=3600, allow_inf_nan=False)
     #: This equipment's planned stops (maintenance), besides its calendar's plant-wide ones.
@@ -148,6 +151,10 @@ class OeeSection(_Section):
     calendars: dict[str, CalendarSpec] = Field(min_length=1, max_length=100)
     equipment: dict[str, EquipmentSpec] = Field(min_length=1, max_length=MAX_EQUIPMENT)
     lines: dict[str, LineSpec] = Field(default_factory=dict)
+    #: Downtime reason codes: ``{code: {text, loss}}`` (docs/oee.md, "Loss analysis").
+    reasons: ReasonCatalog = ReasonCatalog({})
+    #: Scrap made this long after a stop is a startup reject (six big losses).
+    startup_window_s: float = Field(default=600.0, ge=0, le=86_400, allow_inf_nan=False)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -167,6 +174,7 @@ def _tag_names(spec: EquipmentSpec) -> list[tuple[Path_, str]]:
     names: list[tuple[Path_, str | None]] = [
         (("state_tag",), spec.state_tag),
         (("product_tag",), spec.product_tag),
+        (("reason_tag",), spec.reason_tag),
     ]
     names += [(("counters", k), getattr(spec.counters, k)) for k in ("produced", "good", "scrap")]
     if spec.derive is not None:

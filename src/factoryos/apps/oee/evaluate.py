@@ -22,10 +22,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from factoryos.apps.oee.attribution import Attribution, ReasonTag, attribute
 from factoryos.apps.oee.config import EquipmentSpec
 from factoryos.apps.oee.counters import CounterSpec, counter_increase
 from factoryos.apps.oee.errors import InvalidInputError
 from factoryos.apps.oee.kpi import KpiReport, ProductOutput, report
+from factoryos.apps.oee.losses import SixBigLosses, six_big_losses
+from factoryos.apps.oee.reasons import OperatorEntry, ReasonCatalog
 from factoryos.apps.oee.state import (
     Intervals,
     PackMLState,
@@ -34,7 +37,9 @@ from factoryos.apps.oee.state import (
     categorize,
     derive_states,
     state_intervals,
+    timeline,
 )
+from factoryos.apps.oee.stops import find_stops
 from factoryos.apps.oee.taxonomy import Taxonomy, TimeCategory
 from factoryos.model.quality import Quality
 
@@ -330,3 +335,59 @@ def combine(name: str, results: Sequence[OeeResult], taxonomy: Taxonomy) -> OeeR
     end = max(r.end_ns for r in results)
     times = _sum_times([r.times for r in results])
     return _result(name, start, end, times, products, taxonomy, notes)
+
+
+#: An operator entry matches a stop starting this close to it.
+ENTRY_TOLERANCE_S = 300.0
+
+
+def stops_of(
+    result: OeeResult,
+    spec: EquipmentSpec,
+    data: EquipmentData,
+    planned: Sequence[PlannedWindow],
+    catalog: ReasonCatalog,
+    entries: Sequence[OperatorEntry] = (),
+) -> Attribution:
+    """The stops of ``result``'s equipment and range, with their reasons."""
+    a, b = result.start_ns, result.end_ns
+    iv = _clip_intervals(intervals_of(spec, data, a, b), a, b)
+    segments = timeline(iv, spec.micro_stop_s, _clip_windows(planned, a, b))
+    stops = find_stops(result.name, segments)
+    tag = None
+    if spec.reason_tag is not None:
+        s = data.get("reason").good()
+        tag = ReasonTag(s.ts, s.values, spec.reason_tag)
+    return attribute(stops, catalog, tag=tag, entries=entries, tolerance_s=ENTRY_TOLERANCE_S)
+
+
+def _scrap_times(
+    spec: EquipmentSpec, data: EquipmentData, a: int, b: int
+) -> dict[str, list[tuple[int, int]]]:
+    """When scrap was made (scrap counter increments), for startup vs production rejects;
+    only for one product on a scrap counter that does not reset."""
+    if spec.product_tag is not None or spec.counters.scrap is None:
+        return {}
+    s = data.get("scrap").good().window(a, b + 1)
+    steps = np.diff(s.values)
+    if np.any(steps < 0):
+        return {}  # a reset: when the scrap after it was made is unknown
+    at = np.flatnonzero(steps > 0)
+    return {
+        spec.product: list(zip(s.ts[at + 1].tolist(), steps[at].astype(int).tolist(), strict=True))
+    }
+
+
+def losses_of(
+    result: OeeResult,
+    spec: EquipmentSpec,
+    data: EquipmentData,
+    stops: Attribution,
+    startup_window_s: float,
+    taxonomy: Taxonomy,
+) -> SixBigLosses:
+    period = result.times.period(result.name, result.products)
+    scrap = _scrap_times(spec, data, result.start_ns, result.end_ns)
+    return six_big_losses(
+        period, stops.stops, startup_window_s=startup_window_s, taxonomy=taxonomy, scrap=scrap
+    )

@@ -14,14 +14,27 @@ import numpy as np
 from factoryos.apps.oee.calendar import CalendarWindows, ShiftWindow, calendar_windows
 from factoryos.apps.oee.config import EquipmentSpec, OeeSection, tag_path
 from factoryos.apps.oee.errors import InvalidInputError
-from factoryos.apps.oee.evaluate import EquipmentData, OeeResult, Series, combine, evaluate
+from factoryos.apps.oee.evaluate import (
+    EquipmentData,
+    OeeResult,
+    Series,
+    combine,
+    evaluate,
+    losses_of,
+    stops_of,
+)
+from factoryos.apps.oee.losses import SixBigLosses
+from factoryos.apps.oee.pareto import ParetoBy, ParetoRow, downtime_pareto
+from factoryos.apps.oee.reasons import LossClass, OperatorEntry
+from factoryos.apps.oee.stops import Stop
+from factoryos.apps.oee.trend import TrendRow, trend
 from factoryos.store.backend import TimeSeriesStore
 
 NS_PER_S = 1_000_000_000
 # Nearest-first windows to find the sample a range starts with, before the full look-back.
 _HELD_PROBES_S = (10.0, 600.0)
 # Series whose repeats carry nothing under sample-and-hold, and are read that way.
-_ON_CHANGE = frozenset({"state", "product", "produced", "good", "scrap"})
+_ON_CHANGE = frozenset({"state", "product", "reason", "produced", "good", "scrap"})
 MAX_RANGE_DAYS = 93  # a quarter: longer questions belong to reports over stored results
 
 
@@ -34,6 +47,27 @@ class LineResult:
     oee: OeeResult
     equipment: list[OeeResult]
     total: OeeResult
+
+
+@dataclass(frozen=True, slots=True)
+class LossReport:
+    """Where the time went on some equipment over a range (docs/oee.md, "Loss analysis")."""
+
+    start_ns: int
+    end_ns: int
+    stops: list[Stop]
+    six_big_losses: dict[str, SixBigLosses]
+    by_reason: list[ParetoRow]
+    by_equipment: list[ParetoRow]
+    by_day: list[TrendRow]
+    unmatched_entries: list[OperatorEntry]
+
+    def total_losses(self) -> dict[LossClass, float]:
+        total = dict.fromkeys(LossClass, 0.0)
+        for six in self.six_big_losses.values():
+            for loss, seconds in six.losses_s.items():
+                total[loss] += seconds
+        return total
 
 
 def _drop_repeats(s: Series) -> Series:
@@ -66,6 +100,7 @@ class OeeService:
         names: dict[str, str | None] = {
             "state": spec.state_tag,
             "product": spec.product_tag,
+            "reason": spec.reason_tag,
             "produced": spec.counters.produced,
             "good": spec.counters.good,
             "scrap": spec.counters.scrap,
@@ -177,6 +212,44 @@ class OeeService:
         )
         results = [self.equipment(path, a, b, product=name) for name in names]
         return [r for r in results if r.times.calendar_s > 0]
+
+    def losses(
+        self,
+        paths: Sequence[str],
+        a: int,
+        b: int,
+        entries: Sequence[OperatorEntry] = (),
+        top_n: int = 10,
+    ) -> LossReport:
+        """Stops with reasons, six big losses, Pareto by reason and equipment, daily trend."""
+        self._check(a, b)
+        section = self.section
+        stops: list[Stop] = []
+        six: dict[str, SixBigLosses] = {}
+        unmatched: list[OperatorEntry] = []
+        for path in paths:
+            spec = self._spec(path)
+            planned = self.windows(path, a, b).planned
+            data = self.data(path, a, b)
+            result = evaluate(path, spec, data, planned, a, b, section.preset)
+            mine = [e for e in entries if e.equipment == path]
+            found = stops_of(result, spec, data, planned, section.reasons, mine)
+            stops += found.stops
+            unmatched += found.unmatched
+            six[path] = losses_of(
+                result, spec, data, found, section.startup_window_s, section.preset
+            )
+        days = [(d.isoformat(), s, e) for d, s, e in self._days(a, b)]
+        return LossReport(
+            a,
+            b,
+            stops,
+            six,
+            downtime_pareto(stops, ParetoBy.REASON, top_n),
+            downtime_pareto(stops, ParetoBy.EQUIPMENT, top_n),
+            trend(stops, days),
+            unmatched,
+        )
 
     def bottleneck(self, line: str) -> str:
         """The configured bottleneck, else the line's equipment with the longest ideal cycle."""
