@@ -6,16 +6,14 @@ import uuid
 from collections.abc import AsyncIterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from typing import Any
 
 import aiomqtt
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from factoryos.apps.notify import Attachment, ChannelCounters, Notifier
 from support.mqtt import HOST, reachable
 from support.ports import free_port
+from support.smtp import Inbox, email_channel, smtp_server
 
 from .helpers import WAIT_S, note, settings, started, until
 
@@ -68,34 +66,10 @@ async def test_mqtt_broker_down_counts_a_failure_naming_the_channel() -> None:
         await until(lambda: notifier.stats().channels["line"].failed == 1)
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.envelopes: list[Envelope] = []
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802 (aiosmtpd's hook name)
-        self.envelopes.append(envelope)
-        return "250 OK"
-
-
 @pytest.fixture
 async def smtp() -> AsyncIterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    controller = Controller(inbox, hostname=HOST, port=free_port())
-    await asyncio.to_thread(controller.start)
-    try:
-        yield inbox, controller.port
-    finally:
-        await asyncio.to_thread(controller.stop)
-
-
-def email_channel(port: int, **extra: Any) -> dict[str, Any]:
-    return {
-        "kind": "email",
-        "smtp": f"smtp://{HOST}:{port}",
-        "sender": "factoryos@plant.local",
-        "to": ["maint@plant.local", "ops@plant.local"],
-        **extra,
-    }
+    async with smtp_server() as server:
+        yield server
 
 
 async def test_email_with_recipients_subject_body_and_attachment(

@@ -10,7 +10,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
@@ -18,7 +18,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 
 from factoryos.apps.notify.config import RetryConfig
 from factoryos.apps.notify.dedupe import Deduplicator
-from factoryos.apps.notify.errors import DeliveryError
+from factoryos.apps.notify.errors import DeliveryError, NotifyError
 from factoryos.apps.notify.notification import Notification
 from factoryos.apps.notify.routing import route
 from factoryos.apps.notify.settings import NotifySettings, Target
@@ -150,11 +150,21 @@ class Notifier:
         self._submitted = 0
         self._unrouted = 0
 
-    def submit(self, notification: Notification) -> None:
+    def submit(self, notification: Notification, to: Sequence[str] | None = None) -> None:
         """Route and enqueue ``notification`` without waiting (never blocks, never raises
-        for a full queue: the oldest waiting delivery of that channel is dropped)."""
+        for a full queue: the oldest waiting delivery of that channel is dropped).
+
+        ``to`` names the channels instead of the routes (a scheduled report names its
+        recipients); an unknown name raises :class:`NotifyError`.
+        """
         self._submitted += 1
-        channels = route(notification, self.settings.routes)
+        if to is not None:
+            unknown = sorted(set(to) - self._lanes.keys())
+            if unknown:
+                raise NotifyError(f"notification {notification.key!r}: no channel {unknown}")
+        channels = (
+            route(notification, self.settings.routes) if to is None else dict.fromkeys(to, 0.0)
+        )
         if not channels:
             self._unrouted += 1
             return

@@ -31,6 +31,7 @@ from factoryos.apps.oee.counters import CounterSpec
 from factoryos.apps.oee.reasons import ReasonCatalog
 from factoryos.apps.oee.state import DerivationRules
 from factoryos.apps.oee.taxonomy import PRESETS, Taxonomy
+from factoryos.apps.reports import ReportConfigs
 from factoryos.model.appsfile import AppsFile
 from factoryos.model.errors import AppsFileError
 from factoryos.model.site import SiteFile
@@ -155,6 +156,8 @@ class OeeSection(_Section):
     reasons: ReasonCatalog = ReasonCatalog({})
     #: Scrap made this long after a stop is a startup reject (six big losses).
     startup_window_s: float = Field(default=600.0, ge=0, le=86_400, allow_inf_nan=False)
+    #: Scheduled OEE and downtime reports, e-mailed through notify channels (docs/reports.md).
+    reports: ReportConfigs = Field(default_factory=list)
 
     @property
     def zone(self) -> ZoneInfo:

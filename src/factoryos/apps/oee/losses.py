@@ -6,9 +6,11 @@ exactly one place, so ``value_adding_s + Σ losses == pbt_s``:
 - **breakdowns**: unplanned-down time (micro-stops excluded) — ISO ADET;
 - **setup & adjustments**: setup time — ISO AUST;
 - **small stops**: micro-stops **and** idle time (Nakajima's "idling and minor stoppages");
-- **reduced speed**: producing time − Σ produced × ideal cycle time. Micro-stop time is
-  already a small stop, so reduced speed + micro-stops = APT − Σ PQ × PRI, the ISO
-  performance loss, when micro-stops count as production;
+- **reduced speed**: producing time − Σ produced × ideal cycle time, never below 0: when a
+  cycle begun before the period ends in it, the parts may need up to one ideal cycle per
+  product more than the producing time, and only then the balance below is exceeded by
+  that much. Micro-stop time is already a small stop, so reduced speed + micro-stops =
+  APT − Σ PQ × PRI, the ISO performance loss, when micro-stops count as production;
 - **startup rejects**: parts not good made within ``startup_window_s`` after a stop other
   than a micro-stop (setup, breakdown, idle, planned), × ideal cycle time;
 - **production rejects**: every other part not good (scrap, rework), × ideal cycle time;
@@ -108,7 +110,10 @@ def _quality_and_speed(
         startup += early * cycle
         production += (p.produced - p.good - early) * cycle
     producing = period.seconds(TimeCategory.PRODUCING)
-    if ideal > producing * (1 + _TOLERANCE):
+    # A cycle started before the period may end in it (as in kpi.effectiveness): up to one
+    # ideal cycle per product more than the producing time is that, not a wrong input.
+    carried = sum(_ideal(period.equipment, p) for p in period.products if p.produced)
+    if ideal > producing * (1 + _TOLERANCE) + carried:
         raise ImplausibleKpiError(
             f"equipment {period.equipment!r}: parts need {ideal:.3f} s at ideal cycle time "
             f"but the equipment produced for {producing:.3f} s; a cycle time or count is wrong"
