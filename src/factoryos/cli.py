@@ -41,6 +41,7 @@ out = Console()
 err = Console(stderr=True)
 
 DEMO_SITE = Path(__file__).parent / "sim" / "sites" / "demo.yaml"
+DEMO_APPS = DEMO_SITE.with_name("demo-apps.yaml")
 
 SiteOption = Annotated[
     Path, typer.Option("--site", help="Site file (YAML).", exists=False, dir_okay=False)
@@ -162,6 +163,7 @@ def _launch(
     simulate: bool,
     seed: int,
     feeds: dict[str, str | None],
+    apps_file: Path | None = None,
 ) -> None:
     import asyncio
 
@@ -223,6 +225,7 @@ def _launch(
                 retention_every_s=settings.retention_every_s,
                 tls=tls,
                 token_secret=secret,
+                apps_file=apps_file or settings.apps_file,
             )
         )
     finally:
@@ -238,9 +241,17 @@ def demo(
     port: Annotated[int | None, typer.Option(help="Listen port [FACTORYOS_PORT].")] = None,
     seed: Annotated[int, typer.Option(help="Simulator random seed.")] = 0,
     uns_broker: UnsBrokerOption = None,
+    apps: Annotated[
+        Path | None,
+        typer.Option(
+            "--apps", help="Apps file (alarms …); default: the demo's, for the demo site."
+        ),
+    ] = None,
 ) -> None:
     """Run the virtual factory, its Modbus drivers, the store, the API and the web page."""
-    _launch(site, data_dir, host, port, simulate=True, seed=seed, feeds={"uns_broker": uns_broker})
+    apps = apps or (DEMO_APPS if site == DEMO_SITE else None)
+    feeds: dict[str, str | None] = {"uns_broker": uns_broker}
+    _launch(site, data_dir, host, port, simulate=True, seed=seed, feeds=feeds, apps_file=apps)
 
 
 @app.command()
@@ -273,6 +284,10 @@ def serve(
     uns_prefix: Annotated[
         str | None, typer.Option(help="Topic prefix of the UNS [FACTORYOS_UNS_PREFIX].")
     ] = None,
+    apps: Annotated[
+        Path | None,
+        typer.Option("--apps", help="Apps file: alarms … (YAML) [FACTORYOS_APPS_FILE]."),
+    ] = None,
 ) -> None:
     """Poll the site's devices and gateways, store their data, serve the API and web page."""
     feeds = {
@@ -284,7 +299,7 @@ def serve(
         "uns_broker": uns_broker,
         "uns_prefix": uns_prefix,
     }
-    _launch(site, data_dir, host, port, simulate=False, seed=0, feeds=feeds)
+    _launch(site, data_dir, host, port, simulate=False, seed=0, feeds=feeds, apps_file=apps)
 
 
 @app.command()

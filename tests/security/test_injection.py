@@ -56,7 +56,13 @@ byte, a very long string and unicode (wide, half-width, emoji, RTL override, BOM
 combining mark)."""
 
 RANGE = {"start": "2024-05-01T12:00:00Z", "end": "2024-05-01T13:00:00Z"}
-GOOD = {"tag": POWER, "path": POWER, "key_id": "999999", "user_id": "999999"}
+GOOD = {
+    "tag": POWER,
+    "path": POWER,
+    "key_id": "999999",
+    "user_id": "999999",
+    "name": "no-such-alarm",
+}
 """A valid value for each required parameter, so the hostile one reaches the query (ids
 that exist nowhere: a walk must not revoke the key it calls with)."""
 GOOD_BODIES: dict[str, Any] = {
@@ -70,6 +76,11 @@ GOOD_BODIES: dict[str, Any] = {
     "POST /api/keys": {"name": "k", "role": "viewer"},
     "POST /api/sites": site_yaml("acme"),
     "POST /api/tags/{path}/write": {"value": 1.0},
+    "POST /api/alarms/{name}/ack": {"comment": "seen"},
+    "POST /api/alarms/{name}/shelve": {"reason": "maintenance", "duration_s": 60},
+    "POST /api/alarms/{name}/unshelve": {"comment": "done"},
+    "POST /api/alarms/{name}/out-of-service": {"reason": "sensor swap"},
+    "POST /api/alarms/{name}/return-to-service": {"comment": "back"},
 }
 """A valid body for each operation that takes one; its string fields get the payloads."""
 LOOKUPS = {"tag", "path", "prefix"}

@@ -15,6 +15,7 @@ from factoryos.api.errors import install_error_handlers
 from factoryos.api.hardening import Hardening
 from factoryos.api.ratelimit import FailureLimiter
 from factoryos.api.routes import (
+    alarms,
     assets,
     auth,
     export,
@@ -71,7 +72,20 @@ def create_app(services: Services, *, metrics_registry: CollectorRegistry | None
     app.state.credential_limiter = FailureLimiter(CREDENTIAL_LIMIT, CREDENTIAL_WINDOW_S)
     app.state.metrics = metrics_registry
     install_error_handlers(app)
-    modules = (health, auth, users, assets, history, resample, export, keys, sites, live, oee)
+    modules = (
+        health,
+        auth,
+        users,
+        assets,
+        history,
+        resample,
+        export,
+        keys,
+        sites,
+        live,
+        oee,
+        alarms,
+    )
     for module in (*modules, writes, metrics):
         app.include_router(module.router, responses=GATE_RESPONSES)
     mount_web(app)

@@ -77,4 +77,17 @@ RULES: dict[tuple[str, str], Access] = {
     ("GET", "/api/oee/equipment/products"): Role.VIEWER,
     ("GET", "/api/oee/line"): Role.VIEWER,
     ("GET", "/api/oee/site"): Role.VIEWER,
+    ("GET", "/api/oee/losses"): Role.VIEWER,
+    ("GET", "/api/oee/report"): Role.VIEWER,
+    ("GET", "/oee"): PUBLIC,  # the OEE board's page shell (no data: it calls the API)
+    # alarms (apps/alarms): operators act on them, everyone sees them
+    ("GET", "/api/alarms"): Role.VIEWER,
+    ("GET", "/api/alarms/history"): Role.VIEWER,
+    ("GET", "/api/alarms/kpi"): Role.VIEWER,
+    ("POST", "/api/alarms/{name}/ack"): Role.OPERATOR,
+    ("POST", "/api/alarms/{name}/shelve"): Role.OPERATOR,
+    ("POST", "/api/alarms/{name}/unshelve"): Role.OPERATOR,
+    ("POST", "/api/alarms/{name}/out-of-service"): Role.OPERATOR,
+    ("POST", "/api/alarms/{name}/return-to-service"): Role.OPERATOR,
+    ("GET", "/alarms"): PUBLIC,  # the console's page shell (no data: it calls the API)
 }

@@ -57,13 +57,14 @@ async def run_platform(
     retention_every_s: float = DEFAULT_EVERY_S,
     tls: ServerTls | None = None,
     token_secret: str | None = None,
+    apps_file: Path | None = None,
 ) -> None:
     """Run until SIGINT/SIGTERM; ``step`` reports start-up progress, ``on_ready`` the key;
     ``tls`` serves the API over HTTPS."""
     stop = asyncio.Event()
     _stop_on_signals(stop)
     step("opening the catalog and time-series store")
-    platform = Platform(site, data_dir, store_url, retention_every_s, token_secret)
+    platform = Platform(site, data_dir, store_url, retention_every_s, token_secret, apps_file)
     sim = (
         SimulatorHost(VirtualFactory(site, seed=seed, start_ns=time.time_ns()))
         if simulate

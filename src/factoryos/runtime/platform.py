@@ -16,21 +16,29 @@ import uvicorn
 from factoryos.api.app import create_app
 from factoryos.api.services import Services
 from factoryos.api.tokens import TokenIssuer
+from factoryos.apps.alarms.config import AlarmConfig, alarm_config
+from factoryos.apps.alarms.processor import AlarmProcessor, OnEvent
 from factoryos.bus.inprocess import InProcessBus
 from factoryos.connect.polling import run_all
 from factoryos.connect.registry import build_drivers
 from factoryos.errors import FactoryOSError
 from factoryos.model import SiteFile
+from factoryos.model.appsfile import AppsFile, load_apps_file
+from factoryos.model.errors import AppsFileError
 from factoryos.runtime.feeds import Feeds, Task
 from factoryos.runtime.metrics import MetricSources, build_registry
 from factoryos.runtime.retention_job import DEFAULT_EVERY_S, RetentionJob
 from factoryos.runtime.settings import ServerTls
+from factoryos.store.alarm_log import AlarmLog
 from factoryos.store.backend import TimeSeriesStore, open_store
 from factoryos.store.catalog import Catalog, Role
 from factoryos.store.ingest import Ingestor
 from factoryos.store.retention import policy_of_site
 
 log = logging.getLogger(__name__)
+
+APP_SECTIONS = {"alarms"}
+"""The apps-file sections the platform reads; any other is refused as a misspelling."""
 
 
 class PlatformError(FactoryOSError):
@@ -67,18 +75,45 @@ class Platform:
     retention_every_s: float = DEFAULT_EVERY_S
     token_secret: str | None = None
     """Signs users' access tokens; None: API keys only (no user login)."""
+    apps_file: Path | None = None
+    """The applications' configuration (alarms …); None: no applications run."""
+    on_alarm: OnEvent | None = None
+    """Receives every alarm event (notifications); None: events are only stored."""
     catalog: Catalog = field(init=False)
     store: TimeSeriesStore = field(init=False)
     bus: InProcessBus = field(init=False)
     tag_ids: dict[str, int] = field(init=False)
+    alarms: AlarmConfig | None = field(init=False)
 
     def __post_init__(self) -> None:
+        apps = self._apps()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.catalog = Catalog(f"sqlite:///{self.data_dir / 'catalog.sqlite'}")
         self.catalog.migrate()
         self.tag_ids = self.catalog.register_site(self.site)
+        try:
+            self.alarms = None if apps is None else alarm_config(apps, self.tag_ids)
+        except AppsFileError:
+            self.catalog.close()
+            raise
         self.store = open_store(self.store_url or str(self.data_dir / "timeseries.duckdb"))
         self.bus = InProcessBus()
+
+    def _apps(self) -> AppsFile | None:
+        """The apps file, parsed and its section names checked (before anything runs)."""
+        if self.apps_file is None:
+            return None
+        apps = load_apps_file(self.apps_file)
+        apps.check_sections(APP_SECTIONS)
+        return apps
+
+    def _alarm_processor(self) -> AlarmProcessor | None:
+        """Subscribes at once: build it before the drivers start publishing."""
+        if self.alarms is None:
+            return None
+        tenant_id = self.catalog.ensure_tenant(self.site.site.tenant)
+        history = AlarmLog(self.catalog)
+        return AlarmProcessor(self.alarms, self.bus, history, tenant_id, on_event=self.on_alarm)
 
     def admin_key(self, name: str) -> str:
         """The admin key of ``data_dir/admin.key`` while it is valid, else a new one.
@@ -124,7 +159,10 @@ class Platform:
         feeds = feeds or Feeds()
         drivers = build_drivers(self.site, self.tag_ids)
         tokens = None if self.token_secret is None else TokenIssuer(self.token_secret)
-        services = Services(self.catalog, self.store, self.bus, writer=drivers, tokens=tokens)
+        alarms = self._alarm_processor()
+        services = Services(
+            self.catalog, self.store, self.bus, writer=drivers, tokens=tokens, alarms=alarms
+        )
         ingestor = Ingestor(self.store, self.bus)
         retention = RetentionJob(
             self.store, policy_of_site(self.site, self.tag_ids), self.retention_every_s
@@ -150,6 +188,7 @@ class Platform:
         consumers = {
             "ingest": ingestor.run,
             "retention": retention.run,
+            **({} if alarms is None else {"alarms": alarms.run}),
             **feeds.consumers(self.bus, self.site, self.tag_ids),
         }
         producers: dict[str, Task] = {

@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     secret_key_file: Path | None = Field(
         default=None, description="A file holding the secret key (a mounted secret)."
     )
+    apps_file: FilePath | None = Field(
+        default=None, description="The applications' configuration (alarms …), YAML."
+    )
 
     @model_validator(mode="after")
     def _tls_pair(self) -> Self:

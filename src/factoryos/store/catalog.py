@@ -680,6 +680,7 @@ class Catalog:
 
 # The audit log's model sits on this module's Base: importing it here registers its table for
 # create_all and the migrations, whichever of the two modules is imported first.
+from factoryos.store import alarm_log as _alarm_log  # noqa: E402, F401 (alarm history table)
 from factoryos.store import audit as _audit  # noqa: E402
 from factoryos.store import users as _users  # noqa: E402, F401 (registers the user tables)
 

@@ -38,6 +38,7 @@ INITIAL_TABLES = frozenset({"tenants", "sites", "assets", "tags", "api_keys", "w
 LATER_TABLES: tuple[tuple[str, frozenset[str]], ...] = (
     ("0002_audit_log", frozenset({"audit_log"})),
     ("0003_users", frozenset({"users", "refresh_tokens"})),
+    ("0004_alarm_history", frozenset({"alarm_history"})),
 )
 CONNECT_TIMEOUT_S = 10
 # A migration waits this long for locks held by a running app, then fails instead of hanging.

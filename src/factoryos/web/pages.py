@@ -21,11 +21,28 @@ CSP = (
 )
 
 
-@router.get("/", response_class=HTMLResponse)
-def index(request: Request) -> HTMLResponse:
-    response = templates.TemplateResponse(request, "index.html", {"version": __version__})
+def _page(request: Request, template: str) -> HTMLResponse:
+    response = templates.TemplateResponse(request, template, {"version": __version__})
     response.headers["Content-Security-Policy"] = CSP
     return response
+
+
+@router.get("/", response_class=HTMLResponse)
+def index(request: Request) -> HTMLResponse:
+    """The tag browser: asset tree and live trend."""
+    return _page(request, "index.html")
+
+
+@router.get("/oee", response_class=HTMLResponse)
+def oee_board(request: Request) -> HTMLResponse:
+    """The OEE board (docs/oee.md)."""
+    return _page(request, "oee.html")
+
+
+@router.get("/alarms", response_class=HTMLResponse)
+def alarms(request: Request) -> HTMLResponse:
+    """The alarm console (docs/alarms.md)."""
+    return _page(request, "alarms.html")
 
 
 @router.get("/docs", response_class=HTMLResponse)

@@ -1,22 +1,28 @@
 """OEE: per equipment, shift, day, product, line and site, for any range (docs/oee.md)."""
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from pydantic import BaseModel, Field
 
 from factoryos.api.deps import ServicesDep, TenantCaller
 from factoryos.api.errors import BadParameterError
 from factoryos.api.params import iso_time, now_ns, parse_time
 from factoryos.apps.oee.evaluate import OeeResult
-from factoryos.apps.oee.service import LineResult, OeeService
+from factoryos.apps.oee.pareto import ParetoRow
+from factoryos.apps.oee.report import oee_report
+from factoryos.apps.oee.service import LineResult, LossReport, OeeService
+from factoryos.apps.reports import Format, mime_type, render
 
 router = APIRouter(prefix="/api/oee", tags=["oee"])
 
 DAY_NS = 86_400 * 10**9
 _TIME = "ISO 8601 with a zone, e.g. 2025-01-06T06:00:00Z."
 _PATH = Query(description="UNS path of an equipment with OEE configured.", max_length=400)
+_SCOPE = Query(description="Equipment, line or area; default: all.", max_length=400)
+_FORMAT = Query(description="pdf, xlsx, or csv (the first table).")
 _PRODUCT = Query(description="Only the time this product ran.", max_length=64)
 
 
@@ -65,6 +71,43 @@ class LineOut(BaseModel):
     oee: OeeOut
     total: OeeOut = Field(description="All the line's equipment, times and parts summed.")
     equipment: list[OeeOut]
+
+
+class ParetoOut(BaseModel):
+    key: str
+    seconds: float
+    count: int
+    share: float
+    cumulative: float
+
+
+class StopOut(BaseModel):
+    equipment: str
+    start: str
+    end: str
+    category: str
+    reason: str | None = Field(description="'code text', None = unassigned.")
+    source: str | None = Field(description="automatic (PLC code) or operator.")
+
+
+class TrendOut(BaseModel):
+    label: str
+    seconds: dict[str, float]
+    stops: int
+
+
+class LossesOut(BaseModel):
+    """Where the time went (docs/oee.md, "Loss analysis")."""
+
+    start: str
+    end: str
+    six_big_losses_s: dict[str, float] = Field(description="Summed over the equipment asked.")
+    value_adding_s: float
+    planned_busy_s: float
+    by_reason: list[ParetoOut]
+    by_equipment: list[ParetoOut]
+    by_day: list[TrendOut]
+    stops: list[StopOut] = Field(description="Unplanned stops, newest last (at most 1000).")
 
 
 class Targets(BaseModel):
@@ -236,3 +279,92 @@ def line(
 @router.get("/site", summary="OEE of the whole site, times and parts summed")
 def site(oee: Oee, span: Range) -> OeeOut:
     return oee_out(oee.site(span.start_ns, span.end_ns))
+
+
+def _pareto(rows: list[ParetoRow]) -> list[ParetoOut]:
+    return [
+        ParetoOut(
+            key=r.key, seconds=r.seconds, count=r.count, share=r.share, cumulative=r.cumulative
+        )
+        for r in rows
+    ]
+
+
+MAX_STOPS = 1000
+
+
+def losses_out(report: LossReport) -> LossesOut:
+    unplanned = [s for s in report.stops if not s.planned][-MAX_STOPS:]
+    return LossesOut(
+        start=iso_time(report.start_ns),
+        end=iso_time(report.end_ns),
+        six_big_losses_s={str(k): v for k, v in report.total_losses().items()},
+        value_adding_s=sum(s.value_adding_s for s in report.six_big_losses.values()),
+        planned_busy_s=sum(s.pbt_s for s in report.six_big_losses.values()),
+        by_reason=_pareto(report.by_reason),
+        by_equipment=_pareto(report.by_equipment),
+        by_day=[
+            TrendOut(
+                label=t.label, seconds={str(c): v for c, v in t.seconds.items()}, stops=t.stops
+            )
+            for t in report.by_day
+        ],
+        stops=[
+            StopOut(
+                equipment=s.equipment,
+                start=iso_time(s.start_ns),
+                end=iso_time(s.end_ns),
+                category=str(s.category),
+                reason=None if s.reason is None else s.reason.key,
+                source=None if s.reason is None else str(s.reason.source),
+            )
+            for s in unplanned
+        ],
+    )
+
+
+def _scope(oee: OeeService, path: str | None) -> list[str]:
+    """Equipment under ``path`` (an equipment, a line, an area …); all when None."""
+    if path is None:
+        return oee.equipment_paths
+    found = [p for p in oee.equipment_paths if p == path or p.startswith(f"{path}/")]
+    if not found:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no equipment with OEE under {path!r}")
+    return found
+
+
+@router.get("/losses", summary="Downtime Pareto, six big losses and daily trend")
+def losses(
+    oee: Oee,
+    span: Range,
+    path: Annotated[
+        str | None, Query(description="Equipment, line or area; default: all.", max_length=400)
+    ] = None,
+    top: Annotated[int, Query(ge=1, le=100, description="Pareto rows before 'other'.")] = 10,
+) -> LossesOut:
+    return losses_out(oee.losses(_scope(oee, path), span.start_ns, span.end_ns, top_n=top))
+
+
+def _utc(ns: int) -> datetime:
+    return datetime.fromtimestamp(ns / 1e9, UTC)
+
+
+@router.get(
+    "/report",
+    summary="The OEE and downtime report of a range as a file",
+    response_class=Response,
+    responses={200: {"content": {t: {} for t in ("text/csv", "application/pdf")}}},
+)
+def report(
+    oee: Oee,
+    span: Range,
+    format: Annotated[Format, _FORMAT] = "pdf",
+) -> Response:
+    built = oee_report(oee, _utc(span.start_ns), _utc(span.end_ns))
+    files = render("oee", built, [format])
+    name = next(iter(files))
+    return Response(
+        files[name],
+        media_type=mime_type(name),
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

@@ -1,10 +1,10 @@
-"""Alarm conditions on tags with the ISA-18.2 life cycle (pure logic, no I/O)."""
+"""Alarm conditions on tags with the ISA-18.2 life cycle: the pure engine (rules, conditions,
+life cycle, KPIs), its configuration and the stream processor that runs it live."""
 
 from factoryos.apps.alarms.engine import AlarmEngine, AlarmStatus
 from factoryos.apps.alarms.errors import AlarmError, AlarmStateError, RuleError, UnknownAlarmError
-from factoryos.apps.alarms.events import AlarmEvent, EventKind, Priority
+from factoryos.apps.alarms.events import AlarmEvent, AlarmState, EventKind, Priority
 from factoryos.apps.alarms.kpi import AlarmKpis, FloodPeriod, StandingAlarm, compute_kpis
-from factoryos.apps.alarms.lifecycle import AlarmState
 from factoryos.apps.alarms.rules import (
     AlarmRule,
     DeviationRule,

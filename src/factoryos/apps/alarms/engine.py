@@ -1,6 +1,6 @@
 """The alarm engine: rules in, sample batches and clock ticks in, life-cycle events out.
 
-Pure and single-threaded: the caller (the stream processor, not built yet) feeds every
+Pure and single-threaded: the caller (:mod:`factoryos.apps.alarms.processor`) feeds every
 batch to :meth:`AlarmEngine.process` and calls :meth:`AlarmEngine.tick` about once a second
 so that on/off delays, stale timeouts and shelving expiry fire without new samples.
 
@@ -16,8 +16,8 @@ import numpy as np
 from factoryos.apps.alarms.conditions import Condition, condition_for
 from factoryos.apps.alarms.debounce import Debouncer
 from factoryos.apps.alarms.errors import AlarmStateError, UnknownAlarmError
-from factoryos.apps.alarms.events import AlarmEvent
-from factoryos.apps.alarms.lifecycle import AlarmState, Lifecycle
+from factoryos.apps.alarms.events import AlarmEvent, AlarmState, Priority
+from factoryos.apps.alarms.lifecycle import Lifecycle
 from factoryos.apps.alarms.rules import AlarmRule, StaleRule, check_unique, seconds_to_ns
 from factoryos.model.quality import Quality
 from factoryos.model.samples import SampleBatch
@@ -34,6 +34,7 @@ class AlarmStatus:
     condition_active: bool
     activations: int
     shelved_until: int | None
+    priority: Priority
 
 
 @dataclass
@@ -53,6 +54,12 @@ class _ValueAlarm:
             events += self.life.expire(int(ts[i]))
             events += self.life.condition(active, int(ts[i]), float(values[i]))
         return events
+
+    def restore(self, state: AlarmState, shelved_until: int | None) -> None:
+        self.life.restore(state, shelved_until)
+        # The debouncer must agree with the restored condition, or a normal sample would
+        # never clear an alarm restored as active.
+        self.debouncer.raw = self.debouncer.confirmed = self.life.active
 
     def tick(self, now: int) -> list[AlarmEvent]:
         if self.debouncer.due(now):
@@ -77,6 +84,9 @@ class _StaleAlarm:
             return []
         value = float(good.values[mine[0]])
         return self.life.expire(first) + self.life.condition(False, first, value)
+
+    def restore(self, state: AlarmState, shelved_until: int | None) -> None:
+        self.life.restore(state, shelved_until)
 
     def tick(self, now: int) -> list[AlarmEvent]:
         if self.last_seen is None:
@@ -155,9 +165,19 @@ class AlarmEngine:
     def return_to_service(self, name: str, now_ns: int) -> list[AlarmEvent]:
         return self._life(name).return_to_service(now_ns)
 
+    def restore(self, name: str, state: AlarmState, shelved_until: int | None) -> None:
+        """Set an alarm to the state a previous run left it in (no event): an unacknowledged
+        alarm stays unacknowledged, a shelved one shelved until ``shelved_until``."""
+        alarm = self._alarms.get(name)
+        if alarm is None:
+            raise UnknownAlarmError(f"no alarm named {name!r}")
+        alarm.restore(state, shelved_until)
+
     def status(self, name: str) -> AlarmStatus:
         life = self._life(name)
-        return AlarmStatus(life.name, life.state, life.active, life.activations, life.shelved_until)
+        return AlarmStatus(
+            life.name, life.state, life.active, life.activations, life.shelved_until, life.priority
+        )
 
     @property
     def names(self) -> list[str]:

@@ -13,6 +13,17 @@ class Priority(IntEnum):
     URGENT = 4
 
 
+class AlarmState(StrEnum):
+    """The ISA-18.2 states of one alarm (see lifecycle.py for the transitions)."""
+
+    NORMAL = "normal"
+    UNACKED = "active_unacked"
+    ACKED = "active_acked"
+    RTN_UNACKED = "cleared_unacked"
+    SHELVED = "shelved"
+    OUT_OF_SERVICE = "out_of_service"
+
+
 class EventKind(StrEnum):
     ACTIVATED = "activated"
     CLEARED = "cleared"
@@ -29,7 +40,9 @@ class AlarmEvent:
 
     ``ts`` is the time of the sample that caused it, the ``now`` of the ``tick`` that found a
     delay or timeout elapsed, or the ``now`` of an operator command. ``value`` is the sample
-    value when a sample caused the event, otherwise ``None``.
+    value when a sample caused the event, otherwise ``None``. ``state`` is the alarm's state
+    right after the event (what a restart restores from the history); None only for events
+    built by hand, outside a life cycle.
     """
 
     ts: int
@@ -37,3 +50,4 @@ class AlarmEvent:
     kind: EventKind
     priority: Priority
     value: float | None = None
+    state: AlarmState | None = None

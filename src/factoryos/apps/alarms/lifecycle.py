@@ -10,20 +10,9 @@ no activated/cleared events and no activation counted.
 """
 
 from dataclasses import dataclass
-from enum import StrEnum
 
 from factoryos.apps.alarms.errors import AlarmStateError
-from factoryos.apps.alarms.events import AlarmEvent, EventKind, Priority
-
-
-class AlarmState(StrEnum):
-    NORMAL = "normal"
-    UNACKED = "active_unacked"
-    ACKED = "active_acked"
-    RTN_UNACKED = "cleared_unacked"
-    SHELVED = "shelved"
-    OUT_OF_SERVICE = "out_of_service"
-
+from factoryos.apps.alarms.events import AlarmEvent, AlarmState, EventKind, Priority
 
 _SUPPRESSED = (AlarmState.SHELVED, AlarmState.OUT_OF_SERVICE)
 
@@ -38,7 +27,7 @@ class Lifecycle:
     activations: int = 0  # annunciated activations since the engine started
 
     def _event(self, ts: int, kind: EventKind, value: float | None = None) -> AlarmEvent:
-        return AlarmEvent(ts, self.name, kind, self.priority, value)
+        return AlarmEvent(ts, self.name, kind, self.priority, value, self.state)
 
     def condition(self, active: bool, ts: int, value: float | None) -> list[AlarmEvent]:
         """The debounced condition changed to ``active`` at ``ts``."""
@@ -78,7 +67,7 @@ class Lifecycle:
         if self.state is not AlarmState.SHELVED:
             raise AlarmStateError(f"alarm {self.name!r} is not shelved (it is {self.state})")
         self.shelved_until = None
-        return [self._event(ts, EventKind.UNSHELVED), *self._restore(ts)]
+        return self._back(ts, EventKind.UNSHELVED)
 
     def expire(self, now: int) -> list[AlarmEvent]:
         """Unshelve automatically once the shelving time is over."""
@@ -96,11 +85,19 @@ class Lifecycle:
     def return_to_service(self, ts: int) -> list[AlarmEvent]:
         if self.state is not AlarmState.OUT_OF_SERVICE:
             raise AlarmStateError(f"alarm {self.name!r} is not out of service")
-        return [self._event(ts, EventKind.RETURNED_TO_SERVICE), *self._restore(ts)]
+        return self._back(ts, EventKind.RETURNED_TO_SERVICE)
 
-    def _restore(self, ts: int) -> list[AlarmEvent]:
-        """Back from suppression: a still-active condition is annunciated anew."""
-        if self.active:
-            return self._activate(ts, None)
+    def _back(self, ts: int, kind: EventKind) -> list[AlarmEvent]:
+        """Back from suppression (the event records NORMAL): a still-active condition is
+        then annunciated anew."""
         self.state = AlarmState.NORMAL
-        return []
+        back = self._event(ts, kind)
+        return [back, *self._activate(ts, None)] if self.active else [back]
+
+    def restore(self, state: AlarmState, shelved_until: int | None) -> None:
+        """Take up the state a previous run left (from the alarm history). The condition is
+        taken as active exactly when the state says so; while suppressed it is unknown until
+        the next samples, so it starts inactive."""
+        self.state = state
+        self.active = state in (AlarmState.UNACKED, AlarmState.ACKED)
+        self.shelved_until = shelved_until if state is AlarmState.SHELVED else None

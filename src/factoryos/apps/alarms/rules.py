@@ -123,7 +123,7 @@ class StaleRule(_Rule):
 AlarmRule = Annotated[
     LimitRule | DeviationRule | RateRule | StateRule | StaleRule, Field(discriminator="kind")
 ]
-_ONE: TypeAdapter[AlarmRule] = TypeAdapter(AlarmRule)
+RULE_ADAPTER: TypeAdapter[AlarmRule] = TypeAdapter(AlarmRule)
 
 
 def _describe(exc: ValidationError, where: str) -> str:
@@ -137,7 +137,7 @@ def _describe(exc: ValidationError, where: str) -> str:
 def parse_rule(data: Mapping[str, Any], where: str = "") -> AlarmRule:
     """One rule from plain data (e.g. parsed YAML/JSON); errors name the field."""
     try:
-        return _ONE.validate_python(data)
+        return RULE_ADAPTER.validate_python(data)
     except ValidationError as exc:
         raise RuleError(f"invalid alarm rule: {_describe(exc, where)}") from exc
 

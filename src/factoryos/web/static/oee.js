@@ -1,0 +1,171 @@
+// FactoryOS OEE board: one line's OEE (its bottleneck's) against target, the trend, the
+// downtime Pareto and every equipment. Plain JS, no build step; every datum from /api/oee.
+"use strict";
+
+(() => {
+  const KEY_STORE = "factoryos.apiKey"; // shared with the tag browser: one sign-in per tab
+  const DAY_MS = 86400000;
+  const $ = (id) => document.getElementById(id);
+  const state = { key: null, setup: null, charts: {} };
+  // Read by the browser test and handy in the console.
+  window.factoryosOee = { loaded: false, line: null, oee: null };
+
+  class AuthError extends Error {}
+
+  async function api(path, params) {
+    const url = params ? `${path}?${new URLSearchParams(params)}` : path;
+    const response = await fetch(url, { headers: { Authorization: `Bearer ${state.key}` } });
+    if (response.status === 401) throw new AuthError("The API key was rejected.");
+    if (!response.ok) {
+      const body = await response.json().catch(() => ({}));
+      throw new Error(typeof body.detail === "string" ? body.detail : `HTTP ${response.status}`);
+    }
+    return response;
+  }
+  const json = async (path, params) => (await api(path, params)).json();
+
+  const pct = (kpi) => (kpi && kpi.value !== null ? `${(kpi.value * 100).toFixed(1)} %` : "–");
+  const hours = (s) => `${(s / 3600).toFixed(1)} h`;
+
+  function span() {
+    const end = new Date();
+    const start = new Date(end.getTime() - Number($("range").value) * DAY_MS);
+    return { start: start.toISOString(), end: end.toISOString() };
+  }
+
+  function tiles(oee, targets) {
+    for (const tile of document.querySelectorAll(".tile")) {
+      const name = tile.dataset.kpi;
+      const kpi = oee[name];
+      tile.querySelector(".value").textContent = pct(kpi);
+      tile.querySelector(".value").title = kpi.reason || "";
+      tile.querySelector(".target").textContent = `target ${(targets[name] * 100).toFixed(0)} %`;
+      tile.classList.toggle("on-target", kpi.value !== null && kpi.value >= targets[name]);
+      tile.classList.toggle("below-target", kpi.value !== null && kpi.value < targets[name]);
+    }
+  }
+
+  function table(line) {
+    const body = $("equipment").querySelector("tbody");
+    body.replaceChildren();
+    for (const eq of line.equipment) {
+      const row = body.insertRow();
+      row.classList.toggle("bottleneck", eq.name === line.bottleneck);
+      const good = eq.products.reduce((n, p) => n + p.good, 0);
+      const made = eq.products.reduce((n, p) => n + p.produced, 0);
+      const cells = [eq.name.split("/").pop(), pct(eq.oee), pct(eq.availability), pct(eq.performance),
+        pct(eq.quality), hours(eq.planned_busy_s), `${good} / ${made}`, eq.notes.join("; ")];
+      cells.forEach((text, i) => {
+        const cell = row.insertCell();
+        cell.textContent = text;
+        if (i > 0 && i < 7) cell.className = "num";
+      });
+    }
+  }
+
+  function chart(id) {
+    if (!state.charts[id]) state.charts[id] = echarts.init($(id));
+    return state.charts[id];
+  }
+
+  function trend(buckets, target) {
+    chart("trend").setOption({
+      grid: { left: 48, right: 16, top: 16, bottom: 40 },
+      tooltip: { trigger: "axis", valueFormatter: (v) => (v === null ? "–" : `${v.toFixed(1)} %`) },
+      xAxis: { type: "category", data: buckets.map((b) => b.label) },
+      yAxis: { type: "value", min: 0, max: 100, axisLabel: { formatter: "{value} %" } },
+      series: [
+        { name: "OEE", type: "bar", data: buckets.map((b) => (b.oee.oee.value === null ? null : b.oee.oee.value * 100)),
+          markLine: { symbol: "none", data: [{ yAxis: target * 100, name: "target" }], lineStyle: { color: "#d64545" } } },
+      ],
+    }, true);
+  }
+
+  function pareto(rows) {
+    chart("pareto").setOption({
+      grid: { left: 48, right: 48, top: 16, bottom: 60 },
+      tooltip: { trigger: "axis" },
+      xAxis: { type: "category", data: rows.map((r) => r.key), axisLabel: { rotate: 20 } },
+      yAxis: [{ type: "value", name: "h" }, { type: "value", min: 0, max: 100, axisLabel: { formatter: "{value} %" } }],
+      series: [
+        { name: "downtime (h)", type: "bar", data: rows.map((r) => +(r.seconds / 3600).toFixed(2)) },
+        { name: "cumulative", type: "line", yAxisIndex: 1, data: rows.map((r) => +(r.cumulative * 100).toFixed(1)) },
+      ],
+    }, true);
+  }
+
+  async function load() {
+    $("board-error").textContent = "";
+    const line = $("line").value;
+    const range = span();
+    try {
+      const [lineOee, losses] = await Promise.all([
+        json("/api/oee/line", { path: line, ...range }),
+        json("/api/oee/losses", { path: line, ...range }),
+      ]);
+      const perShift = Number($("range").value) <= 2;
+      $("trend-unit").textContent = perShift ? "shift" : "day";
+      const buckets = await json(`/api/oee/equipment/${perShift ? "shifts" : "days"}`, { path: lineOee.bottleneck, ...range });
+      $("bottleneck").textContent = `bottleneck: ${lineOee.bottleneck.split("/").pop()}`;
+      tiles(lineOee.oee, state.setup.targets);
+      table(lineOee);
+      trend(buckets, state.setup.targets.oee);
+      pareto(losses.by_reason);
+      window.factoryosOee = { loaded: true, line, oee: lineOee.oee.oee.value, pareto: losses.by_reason.length };
+    } catch (err) {
+      if (err instanceof AuthError) return signOut(err.message);
+      $("board-error").textContent = err.message;
+    }
+  }
+
+  async function download(format) {
+    try {
+      const response = await api("/api/oee/report", { ...span(), format });
+      const name = /filename="([^"]+)"/.exec(response.headers.get("content-disposition") || "");
+      const link = document.createElement("a");
+      link.href = URL.createObjectURL(await response.blob());
+      link.download = name ? name[1] : `oee.${format}`;
+      link.click();
+      URL.revokeObjectURL(link.href);
+    } catch (err) {
+      $("board-error").textContent = err.message;
+    }
+  }
+
+  async function signIn(key) {
+    state.key = key;
+    state.setup = await json("/api/oee/setup");
+    sessionStorage.setItem(KEY_STORE, key);
+    $("line").replaceChildren(...state.setup.lines.map((l) => new Option(l.line, l.line)));
+    $("login-view").hidden = true;
+    $("board").hidden = false;
+    await load();
+  }
+
+  function signOut(message) {
+    sessionStorage.removeItem(KEY_STORE);
+    state.key = null;
+    $("board").hidden = true;
+    $("login-view").hidden = false;
+    $("login-error").textContent = message || "";
+  }
+
+  $("login-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      await signIn($("api-key").value.trim());
+    } catch (err) {
+      signOut(err.message);
+    }
+  });
+  $("line").addEventListener("change", load);
+  $("range").addEventListener("change", load);
+  for (const button of document.querySelectorAll(".download")) {
+    button.addEventListener("click", () => download(button.dataset.format));
+  }
+  window.addEventListener("resize", () => Object.values(state.charts).forEach((c) => c.resize()));
+
+  const saved = sessionStorage.getItem(KEY_STORE);
+  if (saved) signIn(saved).catch((err) => signOut(err.message));
+  else signOut("");
+})();
