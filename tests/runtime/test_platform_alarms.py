@@ -15,6 +15,23 @@ from factoryos.sim import SimulatorHost, VirtualFactory, load_demo_site, with_po
 from support.ports import free_ports
 
 
+REPORT_WITHOUT_NOTIFY = """\
+oee:
+  calendars: {c: {shifts: [{name: d, start: "06:00", end: "22:00"}]}}
+  equipment:
+    demo/machining/line1/cell1/cnc-01:
+      calendar: c
+      state_tag: state
+      counters: {produced: cycle_count, scrap: scrap_count}
+      ideal_cycle_s: 90
+  reports:
+    - name: daily
+      schedule: {every: daily, at: "06:30", timezone: UTC}
+      formats: [pdf]
+      channels: [planners]
+"""
+
+
 async def test_the_demo_alarms_run_from_the_live_stream(tmp_path: Path) -> None:
     site = load_demo_site()
     names = [d.name for d in site.devices]
@@ -33,6 +50,10 @@ async def test_the_demo_alarms_run_from_the_live_stream(tmp_path: Path) -> None:
                 base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": key}, timeout=5
             ) as client:
                 alarms = await _with_values(client)
+                setup = await client.get("/api/oee/setup")
+                since = time.time_ns() // 10**9 - 30
+                start = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since))
+                site_oee = await client.get("/api/oee/site", params={"start": start})
             stop.set()
             await asyncio.wait_for(running, 30)
             await stepping
@@ -43,6 +64,9 @@ async def test_the_demo_alarms_run_from_the_live_stream(tmp_path: Path) -> None:
     spindle = next(a for a in alarms if a["name"] == "CNC-01 spindle temp H")
     assert spindle["tag"] == "demo/machining/line1/cell1/cnc-01/spindle_temp_c"
     assert 0 < spindle["last_value"] < 150  # a real reading, fed from the drivers
+    assert setup.status_code == 200 and len(setup.json()["equipment"]) == 5
+    assert site_oee.status_code == 200, site_oee.text  # OEE over the drivers' live samples
+    assert site_oee.json()["name"] == "site"
 
 
 async def _with_values(client: httpx.AsyncClient) -> list[dict[str, object]]:
@@ -66,6 +90,7 @@ async def _with_values(client: httpx.AsyncClient) -> list[dict[str, object]]:
             "alarms:\n  rules:\n    - {kind: stale, name: x, tag: demo/none, timeout_s: 5}\n",
             "demo/none",
         ),
+        (REPORT_WITHOUT_NOTIFY, "no notify channel 'planners'"),
     ],
 )
 def test_a_bad_apps_file_stops_the_platform_at_once(

@@ -14,10 +14,16 @@ from pathlib import Path
 import uvicorn
 
 from factoryos.api.app import create_app
-from factoryos.api.services import Services
+from factoryos.api.services import OeeApp, Services
 from factoryos.api.tokens import TokenIssuer
 from factoryos.apps.alarms.config import AlarmConfig, alarm_config
+from factoryos.apps.alarms.notifying import notify_alarms
 from factoryos.apps.alarms.processor import AlarmProcessor, OnEvent
+from factoryos.apps.notify import Notifier
+from factoryos.apps.notify.settings import NotifySettings, load_notify
+from factoryos.apps.oee.config import OeeSection, load_section
+from factoryos.apps.oee.scheduled import check_report_channels, report_job
+from factoryos.apps.oee.service import OeeService
 from factoryos.bus.inprocess import InProcessBus
 from factoryos.connect.polling import run_all
 from factoryos.connect.registry import build_drivers
@@ -37,7 +43,7 @@ from factoryos.store.retention import policy_of_site
 
 log = logging.getLogger(__name__)
 
-APP_SECTIONS = {"alarms"}
+APP_SECTIONS = {"alarms", "oee", "notify"}
 """The apps-file sections the platform reads; any other is refused as a misspelling."""
 
 
@@ -78,15 +84,24 @@ class Platform:
     apps_file: Path | None = None
     """The applications' configuration (alarms …); None: no applications run."""
     on_alarm: OnEvent | None = None
-    """Receives every alarm event (notifications); None: events are only stored."""
+    """Receives every alarm event; None: the notify: section's notifier, if any."""
     catalog: Catalog = field(init=False)
     store: TimeSeriesStore = field(init=False)
     bus: InProcessBus = field(init=False)
     tag_ids: dict[str, int] = field(init=False)
     alarms: AlarmConfig | None = field(init=False)
+    oee: OeeSection | None = field(init=False)
+    notify: NotifySettings | None = field(init=False)
 
     def __post_init__(self) -> None:
         apps = self._apps()
+        self.oee, self.notify = None, None
+        if apps is not None:  # everything the file says is checked before anything opens
+            self.oee = load_section(apps, self.site)
+            self.notify = load_notify(apps)
+            if self.oee is not None:
+                channels = None if self.notify is None else self.notify.targets.keys()
+                check_report_channels(apps, self.oee, channels)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.catalog = Catalog(f"sqlite:///{self.data_dir / 'catalog.sqlite'}")
         self.catalog.migrate()
@@ -107,13 +122,28 @@ class Platform:
         apps.check_sections(APP_SECTIONS)
         return apps
 
-    def _alarm_processor(self) -> AlarmProcessor | None:
+    def _alarm_processor(self, notifier: Notifier | None) -> AlarmProcessor | None:
         """Subscribes at once: build it before the drivers start publishing."""
         if self.alarms is None:
             return None
         tenant_id = self.catalog.ensure_tenant(self.site.site.tenant)
         history = AlarmLog(self.catalog)
-        return AlarmProcessor(self.alarms, self.bus, history, tenant_id, on_event=self.on_alarm)
+        on_event = self.on_alarm
+        if on_event is None and notifier is not None:
+            on_event = notify_alarms(notifier)
+        return AlarmProcessor(self.alarms, self.bus, history, tenant_id, on_event=on_event)
+
+    def _apps_tasks(self, notifier: Notifier | None) -> tuple[OeeApp | None, dict[str, Task]]:
+        """OEE for the API, and the notifier and scheduled reports to run."""
+        tasks: dict[str, Task] = {} if notifier is None else {"notify": notifier.run}
+        if self.oee is None:
+            return None, tasks
+        service = OeeService(self.oee, self.store, self.tag_ids)
+        for config in self.oee.reports:
+            assert notifier is not None  # checked at start: reports name notify channels
+            job = report_job(config, service, notifier, self.data_dir / "reports")
+            tasks[f"report-{config.name}"] = job.run
+        return OeeApp(self.site.site.tenant, service), tasks
 
     def admin_key(self, name: str) -> str:
         """The admin key of ``data_dir/admin.key`` while it is valid, else a new one.
@@ -159,9 +189,17 @@ class Platform:
         feeds = feeds or Feeds()
         drivers = build_drivers(self.site, self.tag_ids)
         tokens = None if self.token_secret is None else TokenIssuer(self.token_secret)
-        alarms = self._alarm_processor()
+        notifier = None if self.notify is None else Notifier(self.notify)
+        alarms = self._alarm_processor(notifier)
+        oee, app_tasks = self._apps_tasks(notifier)
         services = Services(
-            self.catalog, self.store, self.bus, writer=drivers, tokens=tokens, alarms=alarms
+            self.catalog,
+            self.store,
+            self.bus,
+            writer=drivers,
+            tokens=tokens,
+            alarms=alarms,
+            oee=oee,
         )
         ingestor = Ingestor(self.store, self.bus)
         retention = RetentionJob(
@@ -189,6 +227,7 @@ class Platform:
             "ingest": ingestor.run,
             "retention": retention.run,
             **({} if alarms is None else {"alarms": alarms.run}),
+            **app_tasks,
             **feeds.consumers(self.bus, self.site, self.tag_ids),
         }
         producers: dict[str, Task] = {
