@@ -8,11 +8,12 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 from typer.testing import CliRunner
 
-from factoryos.cli import app
+from factoryos.cli import DEMO_APPS, app
 from factoryos.sim import DEMO_SITE, load_demo_site, with_ports
 from factoryos.store.duckdb_store import DuckDBStore
 from support.ports import free_ports
@@ -110,6 +111,7 @@ def test_demo_serves_live_data_and_stops_cleanly(tmp_path: Path) -> None:
     log = tmp_path / "demo.log"
     exe = Path(sys.executable).parent / "factoryos"
     cmd = [str(exe), "demo", "--site", str(site), "--port", str(port), "--data-dir", str(data)]
+    cmd += ["--apps", str(DEMO_APPS), "--history-hours", "6"]
     env = {**os.environ, "COLUMNS": "200"}
     with log.open("wb") as sink:
         proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT, env=env)
@@ -117,6 +119,15 @@ def test_demo_serves_live_data_and_stops_cleanly(tmp_path: Path) -> None:
         text = _wait_for(r"admin key\s+fos_\S+", log, proc, 60)
         key = re.search(r"admin key\s+(fos_\S+)", text).group(1)  # type: ignore[union-attr]
         assert (data / "admin.key").read_text().strip() == key
+        assert "storing 6 simulated hours of history" in text
+        oee = httpx.get(
+            f"http://127.0.0.1:{port}/api/oee/line",
+            params={"path": "demo/machining/line1"},
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=30,
+        )
+        assert oee.status_code == 200, oee.text
+        assert oee.json()["total"]["planned_busy_s"] > 3 * 3600 * 3  # the stored history
         time.sleep(3)  # a few polls
         query = [
             str(exe),

@@ -164,6 +164,7 @@ def _launch(
     seed: int,
     feeds: dict[str, str | None],
     apps_file: Path | None = None,
+    history_hours: float = 0.0,
 ) -> None:
     import asyncio
 
@@ -226,6 +227,7 @@ def _launch(
                 tls=tls,
                 token_secret=secret,
                 apps_file=apps_file or settings.apps_file,
+                history_hours=history_hours,
             )
         )
     finally:
@@ -247,11 +249,30 @@ def demo(
             "--apps", help="Apps file (alarms …); default: the demo's, for the demo site."
         ),
     ] = None,
+    history_hours: Annotated[
+        float,
+        typer.Option(
+            "--history-hours",
+            min=0,
+            max=24 * 31,
+            help="Simulated hours stored before going live, on a new data directory only.",
+        ),
+    ] = 48.0,
 ) -> None:
     """Run the virtual factory, its Modbus drivers, the store, the API and the web page."""
     apps = apps or (DEMO_APPS if site == DEMO_SITE else None)
     feeds: dict[str, str | None] = {"uns_broker": uns_broker}
-    _launch(site, data_dir, host, port, simulate=True, seed=seed, feeds=feeds, apps_file=apps)
+    _launch(
+        site,
+        data_dir,
+        host,
+        port,
+        simulate=True,
+        seed=seed,
+        feeds=feeds,
+        apps_file=apps,
+        history_hours=history_hours,
+    )
 
 
 @app.command()

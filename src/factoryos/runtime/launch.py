@@ -11,6 +11,7 @@ from pathlib import Path
 from factoryos.errors import FactoryOSError
 from factoryos.model import SiteFile
 from factoryos.runtime.feeds import Feeds
+from factoryos.runtime.history import record_history
 from factoryos.runtime.platform import Platform
 from factoryos.runtime.retention_job import DEFAULT_EVERY_S
 from factoryos.runtime.settings import ServerTls
@@ -42,6 +43,15 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
         loop.add_signal_handler(sig, stop.set)
 
 
+HISTORY_STEP_S = 10.0  # coarser than live polling: a day of history in seconds
+
+
+def _history(platform: Platform, seed: int, hours: float) -> None:
+    start = time.time_ns() - round(hours * 3600e9)
+    factory = VirtualFactory(platform.site, seed=seed, start_ns=start, step_s=HISTORY_STEP_S)
+    record_history(factory, platform.store, platform.tag_ids, round(hours * 3600 / HISTORY_STEP_S))
+
+
 async def run_platform(
     site: SiteFile,
     data_dir: Path,
@@ -58,9 +68,11 @@ async def run_platform(
     tls: ServerTls | None = None,
     token_secret: str | None = None,
     apps_file: Path | None = None,
+    history_hours: float = 0.0,
 ) -> None:
     """Run until SIGINT/SIGTERM; ``step`` reports start-up progress, ``on_ready`` the key;
-    ``tls`` serves the API over HTTPS."""
+    ``tls`` serves the API over HTTPS; ``history_hours`` of simulated history are stored
+    first when simulating into an empty store (so the OEE board has days to show)."""
     stop = asyncio.Event()
     _stop_on_signals(stop)
     step("opening the catalog and time-series store")
@@ -73,6 +85,9 @@ async def run_platform(
     tasks: list[asyncio.Task[None]] = []
     try:
         key = platform.admin_key("demo-admin" if simulate else "serve-admin")
+        if simulate and history_hours > 0 and platform.store.count() == 0:
+            step(f"storing {history_hours:g} simulated hours of history (once, on a new store)")
+            await asyncio.to_thread(_history, platform, seed, history_hours)
         if sim is not None:
             step(f"starting the virtual factory ({len(site.devices)} Modbus devices)")
             await sim.start_all()
