@@ -52,6 +52,7 @@ class Plant:
     services: Services
     viewer: dict[str, str]
     other: dict[str, str]
+    operator: dict[str, str]
 
 
 @pytest.fixture(scope="module")
@@ -68,10 +69,12 @@ def plant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plant]:
         viewer = services.catalog.create_api_key(site.site.tenant, Role.VIEWER, "v")
         services.catalog.ensure_tenant("other")
         other = services.catalog.create_api_key("other", Role.ADMIN, "o")
+        operator = services.catalog.create_api_key(site.site.tenant, Role.OPERATOR, "shift-lead")
         yield Plant(
             dataclasses.replace(services, oee=oee),
             {"Authorization": f"Bearer {viewer}"},
             {"Authorization": f"Bearer {other}"},
+            {"Authorization": f"Bearer {operator}"},
         )
 
 
@@ -152,6 +155,9 @@ async def test_report_files(client: httpx.AsyncClient, plant: Plant) -> None:
         ("/api/oee/losses", {"path": "demo/nope"}, 404),
         ("/api/oee/report", {"format": "docx"}, 422),
         ("/api/oee/equipment", {"path": CNC1, "start": "2024-01-01T00:00:00Z"}, 400),
+        ("/api/oee/equipment", {"path": CNC1, "product": "nope"}, 404),
+        ("/api/oee/line", {"path": "demo/machining"}, 404),
+        ("/api/oee/equipment", {"path": CNC1, "end": "2099-01-01T00:00:00Z"}, 400),
     ],
 )
 async def test_bad_requests_get_clear_errors(
@@ -169,3 +175,42 @@ async def test_other_tenants_and_anonymous_callers_see_no_oee(
     assert r.status_code == 404
     r = await client.get("/api/oee/site", params=q())
     assert r.status_code == 401
+
+
+async def test_a_quiet_range_still_gives_a_report(client: httpx.AsyncClient, plant: Plant) -> None:
+    quiet = {"start": "2025-01-01T00:00:00Z", "end": "2025-01-02T00:00:00Z"}
+    for fmt in ("pdf", "xlsx", "csv"):
+        r = await client.get(
+            "/api/oee/report", params={**quiet, "format": fmt}, headers=plant.viewer
+        )
+        assert r.status_code == 200, r.text
+
+
+async def test_an_operator_enters_the_reason_of_a_stop(
+    client: httpx.AsyncClient, plant: Plant
+) -> None:
+    losses = await client.get("/api/oee/losses", params=q(path=CNC1), headers=plant.viewer)
+    stop = next(s for s in losses.json()["stops"] if s["reason"] is None)
+    body = {"equipment": CNC1, "stop_start": stop["start"], "code": 1, "comment": "belt"}
+    r = await client.post("/api/oee/reasons", json=body, headers=plant.operator)
+    assert r.status_code == 200, r.text
+    assert r.json()["text"] == "machine fault" and r.json()["user"] == "shift-lead"
+    after = await client.get("/api/oee/losses", params=q(path=CNC1), headers=plant.viewer)
+    same = next(s for s in after.json()["stops"] if s["start"] == stop["start"])
+    assert (same["reason"], same["source"]) == ("1 machine fault", "operator")
+    listed = await client.get("/api/oee/reasons", params=q(path=CNC1), headers=plant.viewer)
+    assert [e["comment"] for e in listed.json()] == ["belt"]
+    # mistakes and missing rights, each with its own answer
+    bad = await client.post("/api/oee/reasons", json={**body, "code": 99}, headers=plant.operator)
+    assert bad.status_code == 400 and "known: 1 machine fault" in bad.json()["detail"]
+    nowhere = {**body, "equipment": "demo/nope"}
+    assert (
+        await client.post("/api/oee/reasons", json=nowhere, headers=plant.operator)
+    ).status_code == 404
+    assert (
+        await client.post("/api/oee/reasons", json=body, headers=plant.viewer)
+    ).status_code == 403
+    late = {**body, "stop_start": "not a time"}
+    assert (
+        await client.post("/api/oee/reasons", json=late, headers=plant.operator)
+    ).status_code == 400

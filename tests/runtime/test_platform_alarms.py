@@ -14,7 +14,6 @@ from factoryos.runtime.platform import Platform
 from factoryos.sim import SimulatorHost, VirtualFactory, load_demo_site, with_ports
 from support.ports import free_ports
 
-
 REPORT_WITHOUT_NOTIFY = """\
 oee:
   calendars: {c: {shifts: [{name: d, start: "06:00", end: "22:00"}]}}

@@ -79,6 +79,8 @@ RULES: dict[tuple[str, str], Access] = {
     ("GET", "/api/oee/site"): Role.VIEWER,
     ("GET", "/api/oee/losses"): Role.VIEWER,
     ("GET", "/api/oee/report"): Role.VIEWER,
+    ("GET", "/api/oee/reasons"): Role.VIEWER,
+    ("POST", "/api/oee/reasons"): Role.OPERATOR,
     ("GET", "/oee"): PUBLIC,  # the OEE board's page shell (no data: it calls the API)
     # alarms (apps/alarms): operators act on them, everyone sees them
     ("GET", "/api/alarms"): Role.VIEWER,

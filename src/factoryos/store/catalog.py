@@ -682,6 +682,7 @@ class Catalog:
 # create_all and the migrations, whichever of the two modules is imported first.
 from factoryos.store import alarm_log as _alarm_log  # noqa: E402, F401 (alarm history table)
 from factoryos.store import audit as _audit  # noqa: E402
+from factoryos.store import downtime as _downtime  # noqa: E402, F401 (operator reasons)
 from factoryos.store import users as _users  # noqa: E402, F401 (registers the user tables)
 
 __all__ = [

@@ -39,6 +39,7 @@ LATER_TABLES: tuple[tuple[str, frozenset[str]], ...] = (
     ("0002_audit_log", frozenset({"audit_log"})),
     ("0003_users", frozenset({"users", "refresh_tokens"})),
     ("0004_alarm_history", frozenset({"alarm_history"})),
+    ("0005_downtime_reasons", frozenset({"downtime_reasons"})),
 )
 CONNECT_TIMEOUT_S = 10
 # A migration waits this long for locks held by a running app, then fails instead of hanging.

@@ -134,3 +134,17 @@ def test_bad_ranges_are_refused() -> None:
 
 def test_holiday_is_a_date() -> None:
     assert spec(holidays=["2025-12-25"]).holidays == [date(2025, 12, 25)]
+
+
+def test_breaks_keep_wall_clock_times_on_daylight_saving_nights() -> None:
+    night = CalendarSpec.model_validate(
+        {"shifts": [{"name": "night", "start": "22:00", "end": "06:00",
+                     "breaks": [{"start": "05:30", "minutes": 30}]}]}
+    )  # fmt: skip
+    for day in (datetime(2025, 3, 29, 12, tzinfo=UTC), datetime(2025, 10, 25, 12, tzinfo=UTC)):
+        start = int(day.timestamp()) * S
+        cal = calendar_windows(night, BERLIN, start, start + 24 * H)
+        (brk,) = [w for w in cal.planned if w.category is C.BREAK]
+        local = datetime.fromtimestamp(brk.start_ns / S, BERLIN)
+        assert (local.hour, local.minute) == (5, 30)
+        assert brk.end_ns - brk.start_ns == 30 * 60 * S

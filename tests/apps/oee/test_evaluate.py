@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from factoryos.apps.oee.config import EquipmentSpec
-from factoryos.apps.oee.evaluate import EquipmentData, Series, combine, evaluate
+from factoryos.apps.oee.errors import CounterError
+from factoryos.apps.oee.evaluate import EquipmentData, Series, combine, evaluate, expire
 from factoryos.apps.oee.state import PlannedWindow
 from factoryos.apps.oee.taxonomy import ISO22400
 from factoryos.apps.oee.taxonomy import TimeCategory as C
@@ -165,3 +166,27 @@ def test_combine_sums_times_and_quantities() -> None:
     assert both.kpis.times.apt == 900 + 900
     assert both.kpis.values["availability"].value == pytest.approx(1800 / 2100)
     assert {p.product for p in both.products} == {"a default", "b default"}
+
+
+def test_a_silent_source_becomes_unknown_after_max_hold() -> None:
+    # the state tag says running at 0 s and then nothing: trusted for 300 s only
+    s = expire(series((0, EXE), (100, EXE)), 300 * S, 1200 * S)
+    assert s.ts.tolist() == [0, 100 * S, 400 * S]
+    assert s.quality[-1] == Quality.BAD and np.isnan(s.values[-1])
+    counts = series((0, 0), (400, 36), (1200, 36))
+    data = {"state": s, "produced": counts, "good": counts}
+    r = evaluate("m", SPEC, EquipmentData(data), [], 0, 1200 * S, ISO22400)
+    assert r.times.unknown_s == 800
+    assert r.kpis.times.pbt == 400
+    assert expire(series((0, EXE), (100, EXE)), 5000 * S, 1200 * S).ts.size == 2
+
+
+def test_counters_straddling_an_edge_by_a_part_are_clamped_and_noted() -> None:
+    # good read one PLC cycle after produced: at 600 s good already counts part 56
+    skewed = {**DATA, "good": series((0, 0), (300, 25), (600, 56), (1200, 78))}
+    r = evaluate("m", SPEC, EquipmentData(skewed), [], 0, 600 * S, ISO22400)
+    assert (r.products[0].produced, r.products[0].good) == (55, 55)
+    assert any("slightly different times" in n for n in r.notes)
+    far = {**DATA, "good": series((0, 0), (600, 70), (1200, 78))}
+    with pytest.raises(CounterError, match="counters disagree"):
+        evaluate("m", SPEC, EquipmentData(far), [], 0, 600 * S, ISO22400)

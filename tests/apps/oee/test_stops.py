@@ -251,3 +251,11 @@ def test_an_entry_at_the_stop_end_is_outside_it_without_tolerance() -> None:
     assert result.unmatched == [_entry(30, 301)]
     result = attribute(STOPS, CATALOG, entries=[_entry(30, 301)], tolerance_s=0.5)
     assert result.stops[0].reason is not None
+
+
+def test_an_entry_at_a_stops_start_goes_to_it_not_to_the_stop_ending_there() -> None:
+    # down 10–30, then setup 30–50: two stops meeting at 30 s
+    stops = _stops((10, EXE), (20, DOWN), (20, PackMLState.HELD), (10, EXE))
+    assert _summary(stops)[1][0] == 30
+    result = attribute(stops, CATALOG, entries=[_entry(30, 201)], tolerance_s=300)
+    assert [s.reason.code if s.reason else None for s in result.stops] == [None, 201]

@@ -1,24 +1,29 @@
 """OEE: per equipment, shift, day, product, line and site, for any range (docs/oee.md)."""
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
+from factoryos.api.audit import record
 from factoryos.api.deps import ServicesDep, TenantCaller
 from factoryos.api.errors import BadParameterError
 from factoryos.api.params import iso_time, now_ns, parse_time
-from factoryos.apps.oee.evaluate import OeeResult
+from factoryos.apps.oee.evaluate import ENTRY_TOLERANCE_S, OeeResult
 from factoryos.apps.oee.pareto import ParetoRow
+from factoryos.apps.oee.reasons import OperatorEntry
 from factoryos.apps.oee.report import oee_report
 from factoryos.apps.oee.service import LineResult, LossReport, OeeService
 from factoryos.apps.reports import Format, mime_type, render
+from factoryos.store.downtime import DowntimeReasons, ReasonEntry
 
 router = APIRouter(prefix="/api/oee", tags=["oee"])
 
 DAY_NS = 86_400 * 10**9
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TIME = "ISO 8601 with a zone, e.g. 2025-01-06T06:00:00Z."
 _PATH = Query(description="UNS path of an equipment with OEE configured.", max_length=400)
 _SCOPE = Query(description="Equipment, line or area; default: all.", max_length=400)
@@ -141,10 +146,12 @@ def span(
     start: Annotated[str | None, Query(description=f"{_TIME} Default: end - 24 h.")] = None,
     end: Annotated[str | None, Query(description=f"{_TIME} Default: now.")] = None,
 ) -> Span:
-    end_ns = parse_time(end, "end") if end is not None else now_ns()
+    now = now_ns()
+    # The future holds no data: a range reaching past now ends now (shown in the answer's end).
+    end_ns = min(parse_time(end, "end"), now) if end is not None else now
     start_ns = parse_time(start, "start") if start is not None else end_ns - DAY_NS
     if start_ns >= end_ns:
-        raise BadParameterError("start", f"{iso_time(start_ns)} must be before end")
+        raise BadParameterError("start", f"{iso_time(start_ns)} must be before end and now")
     return Span(start_ns, end_ns)
 
 
@@ -217,7 +224,7 @@ def line_out(result: LineResult) -> LineOut:
 @router.get("/setup", summary="What OEE is configured: equipment, lines, targets")
 def setup(oee: Oee) -> OeeSetup:
     section = oee.section
-    lines = sorted({path.rsplit("/", 2)[0] for path in section.equipment})
+    lines = oee.lines()
     return OeeSetup(
         timezone=section.timezone,
         taxonomy=section.taxonomy,
@@ -239,11 +246,12 @@ def equipment(
     oee: Oee,
     span: Range,
     path: Annotated[str, _PATH],
-    product: Annotated[
-        str | None, Query(max_length=64, description="Only this product's time.")
-    ] = None,
+    product: Annotated[str | None, _PRODUCT] = None,
 ) -> OeeOut:
     eq = _equipment(oee, path)
+    if product is not None and product not in oee.product_names(eq):
+        known = ", ".join(oee.product_names(eq))
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no product {product!r} (known: {known})")
     return oee_out(oee.equipment(eq, span.start_ns, span.end_ns, product=product))
 
 
@@ -271,8 +279,8 @@ def line(
     span: Range,
     path: Annotated[str, Query(description="UNS path of the line.", max_length=400)],
 ) -> LineOut:
-    if not any(p.startswith(f"{path}/") for p in oee.section.equipment):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no equipment with OEE on {path!r}")
+    if path not in oee.lines():
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no line {path!r} with OEE equipment")
     return line_out(oee.line(path, span.start_ns, span.end_ns))
 
 
@@ -335,18 +343,91 @@ def _scope(oee: OeeService, path: str | None) -> list[str]:
 
 @router.get("/losses", summary="Downtime Pareto, six big losses and daily trend")
 def losses(
+    services: ServicesDep,
+    principal: TenantCaller,
     oee: Oee,
     span: Range,
-    path: Annotated[
-        str | None, Query(description="Equipment, line or area; default: all.", max_length=400)
-    ] = None,
+    path: Annotated[str | None, _SCOPE] = None,
     top: Annotated[int, Query(ge=1, le=100, description="Pareto rows before 'other'.")] = 10,
 ) -> LossesOut:
-    return losses_out(oee.losses(_scope(oee, path), span.start_ns, span.end_ns, top_n=top))
+    paths = _scope(oee, path)
+    slack = round(ENTRY_TOLERANCE_S * 1e9)  # an entry may name a start just before the range
+    found = DowntimeReasons(services.catalog).entries(
+        principal.tenant_id, paths, span.start_ns - slack, span.end_ns
+    )
+    entries = [OperatorEntry(e.equipment, e.stop_start, e.code, e.comment, e.user) for e in found]
+    return losses_out(oee.losses(paths, span.start_ns, span.end_ns, entries, top_n=top))
+
+
+class ReasonIn(BaseModel):
+    """A downtime reason for one stop, as an operator enters it."""
+
+    equipment: str = Field(max_length=400, description="UNS path of the equipment.")
+    stop_start: str = Field(max_length=64, description=f"The stop's start ({_TIME}).")
+    code: int = Field(ge=-(2**31), lt=2**31, description="A code of the oee.reasons catalog.")
+    comment: str = Field(default="", max_length=500)
+
+
+class ReasonOut(BaseModel):
+    equipment: str
+    stop_start: str
+    code: int
+    text: str
+    comment: str
+    user: str
+    entered: datetime
+
+
+def _reason_out(oee: OeeService, e: ReasonEntry) -> ReasonOut:
+    spec = oee.section.reasons.root.get(e.code)
+    return ReasonOut(
+        equipment=e.equipment,
+        stop_start=iso_time(e.stop_start),
+        code=e.code,
+        text=spec.text if spec is not None else "(no longer in the catalog)",
+        comment=e.comment,
+        user=e.user,
+        entered=e.entered,
+    )
+
+
+@router.post("/reasons", summary="Enter the reason of a stop (a newer entry corrects it)")
+async def enter_reason(
+    services: ServicesDep, principal: TenantCaller, oee: Oee, body: ReasonIn
+) -> ReasonOut:
+    _equipment(oee, body.equipment)
+    catalog = oee.section.reasons.root
+    if body.code not in catalog:
+        known = ", ".join(f"{c} {r.text}" for c, r in sorted(catalog.items())) or "none"
+        raise BadParameterError("code", f"{body.code} is not a reason code (known: {known})")
+    start = parse_time(body.stop_start, "stop_start")
+    entry = ReasonEntry(
+        body.equipment, start, body.code, body.comment, principal.key_name, datetime.now(UTC)
+    )
+    stored = await run_in_threadpool(
+        DowntimeReasons(services.catalog).add, principal.tenant_id, entry
+    )
+    detail = {"code": body.code, "stop_start": body.stop_start}
+    await record(services, "downtime_reason", principal, body.equipment, detail)
+    return _reason_out(oee, stored)
+
+
+@router.get("/reasons", summary="Reasons entered for stops starting in a range")
+def reasons(
+    services: ServicesDep,
+    principal: TenantCaller,
+    oee: Oee,
+    span: Range,
+    path: Annotated[str | None, _SCOPE] = None,
+) -> list[ReasonOut]:
+    found = DowntimeReasons(services.catalog).entries(
+        principal.tenant_id, _scope(oee, path), span.start_ns, span.end_ns
+    )
+    return [_reason_out(oee, e) for e in found]
 
 
 def _utc(ns: int) -> datetime:
-    return datetime.fromtimestamp(ns / 1e9, UTC)
+    return EPOCH + timedelta(microseconds=ns // 1000)  # no float: ends stay exact to the µs
 
 
 @router.get(

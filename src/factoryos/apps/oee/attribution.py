@@ -88,16 +88,19 @@ def automatic_codes(stops: Sequence[Stop], tag: ReasonTag) -> list[int | None]:
 
 
 def _match(stops: Sequence[Stop], entry: OperatorEntry, tolerance_ns: int) -> int | None:
-    """Index of the nearest stop whose ``[start − tol, end + tol)`` holds the entry's start."""
+    """Index of the nearest stop whose ``[start − tol, end + tol)`` holds the entry's start;
+    a stop holding it wins a tie (one ending where the next starts is over), then the
+    earlier stop."""
     t = entry.start_ns
-    best: tuple[int, int] | None = None
+    best: tuple[int, bool, int] | None = None
     for k, stop in enumerate(stops):
         if not stop.start_ns - tolerance_ns <= t < stop.end_ns + tolerance_ns:
             continue
-        distance = max(stop.start_ns - t, t - stop.end_ns, 0)
-        if best is None or distance < best[0]:
-            best = (distance, k)
-    return None if best is None else best[1]
+        outside = not stop.start_ns <= t < stop.end_ns
+        rank = (max(stop.start_ns - t, t - stop.end_ns, 0), outside, k)
+        if best is None or rank < best:
+            best = rank
+    return None if best is None else best[2]
 
 
 def _operator_reasons(

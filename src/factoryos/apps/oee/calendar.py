@@ -252,9 +252,9 @@ def calendar_windows(
         raise InvalidInputError(f"calendar range longer than {MAX_RANGE_DAYS} days")
     worked = list(_worked(spec, start_ns, end_ns, tz))
     shift_spans = [(a, b) for _, _, a, b in worked]
-    breaks = [
-        (a + off * 60 * NS_PER_S, a + (off + n) * 60 * NS_PER_S)
-        for shift, _, a, _ in worked
+    breaks = [  # wall-clock times like the shifts: a 05:30 break is at 05:30 on a DST night
+        (_ns(day, shift.start_min + off, tz), _ns(day, shift.start_min + off + n, tz))
+        for shift, day, _, _ in worked
         for off, n in shift.break_offsets()
     ]
     layers = [

@@ -119,6 +119,9 @@ class EquipmentSpec(_Section):
     planned_stops: list[PlannedStopSpec] = Field(default_factory=list, max_length=10_000)
     #: How far before a range to look for the state and counter values it starts with.
     lookback_s: float = Field(default=86_400.0, gt=0, le=30 * 86_400, allow_inf_nan=False)
+    #: How long a sample is trusted without a newer one; after that the state is unknown.
+    #: Polled tags: a few poll intervals; report-by-exception tags: longer than any state lasts.
+    max_hold_s: float = Field(default=86_400.0, gt=0, le=30 * 86_400, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -130,6 +133,9 @@ class EquipmentSpec(_Section):
             raise ValueError("product_tag needs products: {code: {name, ideal_cycle_s}}")
         if self.product_tag is None and self.products:
             raise ValueError("products need a product_tag that says which one runs")
+        names = [p.name for p in self.products.values()]
+        if len(set(names)) != len(names):
+            raise ValueError("product names must be unique (one ideal cycle time each)")
         return self
 
 
@@ -151,7 +157,7 @@ class OeeSection(_Section):
     targets: Targets = Targets()
     calendars: dict[str, CalendarSpec] = Field(min_length=1, max_length=100)
     equipment: dict[str, EquipmentSpec] = Field(min_length=1, max_length=MAX_EQUIPMENT)
-    lines: dict[str, LineSpec] = Field(default_factory=dict)
+    lines: dict[str, LineSpec] = Field(default_factory=dict, max_length=1000)
     #: Downtime reason codes: ``{code: {text, loss}}`` (docs/oee.md, "Loss analysis").
     reasons: ReasonCatalog = ReasonCatalog({})
     #: Scrap made this long after a stop is a startup reject (six big losses).

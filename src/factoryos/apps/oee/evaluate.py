@@ -25,7 +25,7 @@ import numpy.typing as npt
 from factoryos.apps.oee.attribution import Attribution, ReasonTag, attribute
 from factoryos.apps.oee.config import EquipmentSpec
 from factoryos.apps.oee.counters import CounterSpec, counter_increase
-from factoryos.apps.oee.errors import InvalidInputError
+from factoryos.apps.oee.errors import CounterError, InvalidInputError
 from factoryos.apps.oee.kpi import KpiReport, ProductOutput, report
 from factoryos.apps.oee.losses import SixBigLosses, six_big_losses
 from factoryos.apps.oee.reasons import OperatorEntry, ReasonCatalog
@@ -43,6 +43,7 @@ from factoryos.apps.oee.stops import find_stops
 from factoryos.apps.oee.taxonomy import Taxonomy, TimeCategory
 from factoryos.model.quality import Quality
 
+NS_PER_S = 1_000_000_000
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 
@@ -76,6 +77,23 @@ class Series:
     def held_at(self, t: int) -> float | None:
         i = int(np.searchsorted(self.ts, t, side="right")) - 1
         return None if i < 0 else float(self.values[i])
+
+
+def expire(s: Series, hold_ns: int, until_ns: int) -> Series:
+    """A BAD sample ``hold_ns`` after each sample followed by nothing for longer (up to
+    ``until_ns``): a value is not trusted for ever, so a silent source becomes unknown time
+    instead of its last state stretched over the gap."""
+    if s.ts.size == 0:
+        return s
+    nxt = np.append(s.ts[1:], np.int64(until_ns))
+    late = np.flatnonzero(nxt - s.ts > hold_ns)
+    if late.size == 0:
+        return s
+    ts = np.concatenate([s.ts, s.ts[late] + hold_ns])
+    order = np.argsort(ts, kind="stable")
+    values = np.concatenate([s.values, np.full(late.size, np.nan)])
+    quality = np.concatenate([s.quality, np.full(late.size, Quality.BAD, np.uint8)])
+    return Series(ts[order], values[order], quality[order])
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,12 +227,19 @@ def _counts(
         totals["good"] = produced - totals["scrap"]
     elif spec.counters.scrap is None:
         totals["scrap"] = produced - totals["good"]
-    if totals["good"] < 0 or totals["scrap"] < 0 or totals["good"] + totals["scrap"] > produced:
-        raise InvalidInputError(
-            f"counters disagree: produced {produced}, good {totals['good']}, "
-            f"scrap {totals['scrap']}"
+    good, scrap = totals["good"], totals["scrap"]
+    excess = max(-good, -scrap, good + scrap - produced, 0)
+    # Counters read in different PLC cycles may straddle a range edge by a part each.
+    if excess > 2 * len(ranges):
+        raise CounterError(
+            f"counters disagree: produced {produced}, good {good}, scrap {scrap} "
+            f"({spec.counters.produced}, {spec.counters.good}, {spec.counters.scrap})"
         )
-    return _Counts(produced, totals["good"], totals["scrap"]), notes
+    if excess:
+        good = min(max(good, 0), produced)
+        scrap = min(max(scrap, 0), produced - good)
+        notes.append(f"counters read at slightly different times: {excess} part(s) at the edges")
+    return _Counts(produced, good, scrap), notes
 
 
 def product_ranges(
@@ -291,9 +316,14 @@ def evaluate(
         raise InvalidInputError(f"equipment {name!r}: range end {b} is not after start {a}")
     iv = intervals_of(spec, data, a, b)
     by_product = product_ranges(spec, data, a, b)
+    unassigned = (b - a) - sum(e - s for ranges in by_product.values() for s, e in ranges)
+    notes: list[str] = []
+    if unassigned > 0:
+        seconds = unassigned / NS_PER_S
+        notes.append(f"{seconds:g} s before the first product sample: no product's parts")
     if only_product is not None:
         by_product = {only_product: by_product.get(only_product, [])}
-    products, notes = [], []
+    products = []
     for product, ranges in by_product.items():
         counts, counter_notes = _counts(spec, data, ranges)
         notes += counter_notes

@@ -67,6 +67,22 @@ def _pareto_table(title: str, rows: Sequence[ParetoRow], what: str) -> Table:
     )
 
 
+def _pareto_chart(rows: Sequence[ParetoRow]) -> list[Chart]:
+    """The Pareto as bars; none when nothing stopped (a chart needs categories)."""
+    if not rows:
+        return []
+    hours = [r.seconds / 3600 for r in rows]
+    return [
+        Chart(
+            "Downtime by reason",
+            "bar",
+            [r.key for r in rows],
+            [Series("Downtime (h)", hours)],
+            unit="h",
+        )
+    ]
+
+
 def _losses_table(losses: LossReport) -> Table:
     classes = [c for c in LossClass if c is not LossClass.PLANNED]
     columns = (
@@ -88,15 +104,14 @@ def oee_report(
     """The report over ``[start, end)`` (aware datetimes) for every configured equipment."""
     a, b = _ns(start), _ns(end)
     paths = oee.equipment_paths
-    results = [oee.equipment(p, a, b) for p in paths]
-    lines = sorted({p.rsplit("/", 2)[0] for p in paths})
-    line_results = [oee.line(line, a, b) for line in lines]
-    losses = oee.losses(paths, a, b)
-    target = oee.section.targets.oee
+    overview = oee.overview(paths, a, b)
+    results = [overview.results[p] for p in paths]
+    line_results = [oee.line_of(line, overview.results) for line in oee.lines()]
+    losses = overview.losses
     shift_rows: list[list[Cell]] = [
         [_short(p), shift.label, *_oee_cells(r)[:4]]
         for p in paths
-        for shift, r in oee.by_shift(p, a, b)
+        for shift, r in overview.shifts[p]
     ]
     sections: list[Section] = [
         Table("OEE per equipment", (Column("Equipment"), *_OEE_COLUMNS), [
@@ -108,7 +123,7 @@ def oee_report(
             [_short(r.name) for r in results],
             [Series("OEE", [r.kpis.values["oee_index"].value for r in results])],
             unit="ratio",
-            target=target,
+            target=oee.section.targets.oee,
         ),
         Table(
             "OEE per line",
@@ -122,13 +137,7 @@ def oee_report(
             shift_rows,
         ),
         _pareto_table("Downtime by reason", losses.by_reason, "Reason"),
-        Chart(
-            "Downtime by reason",
-            "bar",
-            [r.key for r in losses.by_reason],
-            [Series("Downtime (h)", [r.seconds / 3600 for r in losses.by_reason])],
-            unit="h",
-        ),
+        *_pareto_chart(losses.by_reason),
         _pareto_table("Downtime by equipment", losses.by_equipment, "Equipment"),
         _losses_table(losses),
     ]  # fmt: skip

@@ -20,6 +20,7 @@ from factoryos.apps.oee.evaluate import (
     Series,
     combine,
     evaluate,
+    expire,
     losses_of,
     stops_of,
 )
@@ -28,6 +29,7 @@ from factoryos.apps.oee.pareto import ParetoBy, ParetoRow, downtime_pareto
 from factoryos.apps.oee.reasons import LossClass, OperatorEntry
 from factoryos.apps.oee.stops import Stop
 from factoryos.apps.oee.trend import TrendRow, trend
+from factoryos.model.quality import Quality
 from factoryos.store.backend import TimeSeriesStore
 
 NS_PER_S = 1_000_000_000
@@ -35,6 +37,8 @@ NS_PER_S = 1_000_000_000
 _HELD_PROBES_S = (10.0, 600.0)
 # Series whose repeats carry nothing under sample-and-hold, and are read that way.
 _ON_CHANGE = frozenset({"state", "product", "reason", "produced", "good", "scrap"})
+_PAGE = 100_000  # samples per read while looking for the one a range starts with
+_Sample = tuple[int, float, int]  # ts, value, quality
 MAX_RANGE_DAYS = 93  # a quarter: longer questions belong to reports over stored results
 
 
@@ -47,6 +51,14 @@ class LineResult:
     oee: OeeResult
     equipment: list[OeeResult]
     total: OeeResult
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    path: str
+    spec: EquipmentSpec
+    data: EquipmentData
+    windows: CalendarWindows
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +80,15 @@ class LossReport:
             for loss, seconds in six.losses_s.items():
                 total[loss] += seconds
         return total
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    """What a report shows, per equipment path."""
+
+    results: dict[str, OeeResult]
+    shifts: dict[str, list[tuple[ShiftWindow, OeeResult]]]
+    losses: LossReport
 
 
 def _drop_repeats(s: Series) -> Series:
@@ -110,12 +131,38 @@ class OeeService:
         return {k: self._tag_ids[tag_path(path, n)] for k, n in names.items() if n is not None}
 
     def _held(self, tag_id: int, a: int, lookback_s: float) -> Series:
-        """The last sample before ``a`` within the look-back, nearest windows first."""
-        for probe_s in (*(p for p in _HELD_PROBES_S if p < lookback_s), lookback_s):
-            batch = self._store.raw(tag_id, a - round(probe_s * NS_PER_S), a)
-            if len(batch):
-                return Series(batch.ts[-1:], batch.values[-1:], batch.quality[-1:])
+        """The last sample before ``a`` within the look-back, and the last good one when that
+        is BAD (a counter's baseline); nearest windows first, paged (``raw`` reads oldest
+        first, so a page's end is not the last sample unless the page is short)."""
+        probes = (*(p for p in _HELD_PROBES_S if p < lookback_s), lookback_s)
+        for k, probe_s in enumerate(probes):
+            last, good = self._last_in(tag_id, a - round(probe_s * NS_PER_S), a)
+            if last is None or (good is None and k < len(probes) - 1):
+                continue  # nothing, or only BAD samples: look further back
+            keep = sorted({i for i in (good, last) if i is not None})
+            return Series(
+                np.array([i[0] for i in keep], np.int64),
+                np.array([i[1] for i in keep], np.float64),
+                np.array([i[2] for i in keep], np.uint8),
+            )
         return Series.empty()
+
+    def _last_in(self, tag_id: int, lo: int, a: int) -> tuple[_Sample | None, _Sample | None]:
+        """The last sample and the last good sample in ``[lo, a)``."""
+        last: _Sample | None = None
+        good: _Sample | None = None
+        while True:
+            batch = self._store.raw(tag_id, lo, a, limit=_PAGE)
+            if len(batch) == 0:
+                return last, good
+            last = (int(batch.ts[-1]), float(batch.values[-1]), int(batch.quality[-1]))
+            ok = np.flatnonzero(batch.quality < Quality.BAD)
+            if ok.size:
+                i = int(ok[-1])
+                good = (int(batch.ts[i]), float(batch.values[i]), int(batch.quality[i]))
+            if len(batch) < _PAGE:
+                return last, good
+            lo = last[0] + 1
 
     def data(self, path: str, a: int, b: int) -> EquipmentData:
         """Samples of the equipment's OEE tags over ``[a, b]`` plus the ones held at ``a``."""
@@ -138,6 +185,7 @@ class OeeService:
                 np.concatenate([c.values for c in chunks]),
                 np.concatenate([c.quality for c in chunks]),
             )
+            s = expire(s, round(spec.max_hold_s * NS_PER_S), b)
             series[key] = _drop_repeats(s) if key in _ON_CHANGE else s
         return EquipmentData(series)
 
@@ -155,41 +203,34 @@ class OeeService:
         if b - a > MAX_RANGE_DAYS * 86_400 * NS_PER_S:
             raise InvalidInputError(f"range longer than {MAX_RANGE_DAYS} days; ask per quarter")
 
+    def _read(self, path: str, a: int, b: int) -> "_Read":
+        """Everything one equipment's answers need, read once."""
+        return _Read(path, self._spec(path), self.data(path, a, b), self.windows(path, a, b))
+
+    def _evaluate(self, r: "_Read", a: int, b: int, product: str | None = None) -> OeeResult:
+        return evaluate(
+            r.path, r.spec, r.data, r.windows.planned, a, b, self.section.preset,
+            only_product=product,
+        )  # fmt: skip
+
     def equipment(self, path: str, a: int, b: int, product: str | None = None) -> OeeResult:
         """OEE of one equipment over ``[a, b)`` (only ``product``'s time when given)."""
         self._check(a, b)
-        spec = self._spec(path)
-        planned = self.windows(path, a, b).planned
-        data = self.data(path, a, b)
-        taxonomy = self.section.preset
-        return evaluate(path, spec, data, planned, a, b, taxonomy, only_product=product)
+        return self._evaluate(self._read(path, a, b), a, b, product)
 
-    def _split(
-        self, path: str, a: int, b: int, buckets: Sequence[tuple[str, int, int]]
-    ) -> list[tuple[str, OeeResult]]:
-        spec = self._spec(path)
-        planned = self.windows(path, a, b).planned
-        data = self.data(path, a, b)
-        taxonomy = self.section.preset
-        return [
-            (label, evaluate(path, spec, data, planned, s, e, taxonomy))
-            for label, s, e in buckets
-            if e > s
-        ]
+    def _shifts(self, r: "_Read") -> list[tuple[ShiftWindow, OeeResult]]:
+        return [(s, self._evaluate(r, s.start_ns, s.end_ns)) for s in r.windows.shifts]
 
     def by_shift(self, path: str, a: int, b: int) -> list[tuple[ShiftWindow, OeeResult]]:
         """One result per shift worked in ``[a, b)`` (breaks and planned stops excluded)."""
         self._check(a, b)
-        shifts = self.windows(path, a, b).shifts
-        results = dict(self._split(path, a, b, [(s.label, s.start_ns, s.end_ns) for s in shifts]))
-        return [(s, results[s.label]) for s in shifts if s.label in results]
+        return self._shifts(self._read(path, a, b))
 
     def by_day(self, path: str, a: int, b: int) -> list[tuple[date, OeeResult]]:
         """One result per plant calendar day touched by ``[a, b)``."""
         self._check(a, b)
-        days = list(self._days(a, b))
-        found = dict(self._split(path, a, b, [(d.isoformat(), s, e) for d, s, e in days]))
-        return [(d, found[d.isoformat()]) for d, _, _ in days if d.isoformat() in found]
+        r = self._read(path, a, b)
+        return [(d, self._evaluate(r, s, e)) for d, s, e in self._days(a, b)]
 
     def _days(self, a: int, b: int) -> Iterator[tuple[date, int, int]]:
         zone = self.section.zone
@@ -206,12 +247,52 @@ class OeeService:
     def by_product(self, path: str, a: int, b: int) -> list[OeeResult]:
         """One result per product run in ``[a, b)``, each over the time it ran."""
         self._check(a, b)
-        spec = self._spec(path)
-        names = (
-            [spec.product] if spec.product_tag is None else [p.name for p in spec.products.values()]
+        r = self._read(path, a, b)
+        results = [self._evaluate(r, a, b, name) for name in self.product_names(path)]
+        return [res for res in results if res.times.calendar_s > 0]
+
+    def overview(
+        self,
+        paths: Sequence[str],
+        a: int,
+        b: int,
+        entries: Sequence[OperatorEntry] = (),
+        top_n: int = 10,
+    ) -> "Overview":
+        """OEE, shifts and losses of ``paths`` over ``[a, b)``, reading each equipment once."""
+        self._check(a, b)
+        section = self.section
+        # A correction is a newer entry for the same stop: the newest one counts.
+        entries = list({(e.equipment, e.start_ns): e for e in entries}.values())
+        results: dict[str, OeeResult] = {}
+        shifts: dict[str, list[tuple[ShiftWindow, OeeResult]]] = {}
+        stops: list[Stop] = []
+        six: dict[str, SixBigLosses] = {}
+        unmatched: list[OperatorEntry] = []
+        for path in paths:
+            r = self._read(path, a, b)
+            result = results[path] = self._evaluate(r, a, b)
+            shifts[path] = self._shifts(r)
+            mine = [e for e in entries if e.equipment == path]
+            planned = r.windows.planned
+            found = stops_of(result, r.spec, r.data, planned, section.reasons, mine)
+            stops += found.stops
+            unmatched += found.unmatched
+            six[path] = losses_of(
+                result, r.spec, r.data, found, section.startup_window_s, section.preset
+            )
+        days = [(d.isoformat(), s, e) for d, s, e in self._days(a, b)]
+        losses = LossReport(
+            a,
+            b,
+            stops,
+            six,
+            downtime_pareto(stops, ParetoBy.REASON, top_n),
+            downtime_pareto(stops, ParetoBy.EQUIPMENT, top_n),
+            trend(stops, days),
+            unmatched,
         )
-        results = [self.equipment(path, a, b, product=name) for name in names]
-        return [r for r in results if r.times.calendar_s > 0]
+        return Overview(results, shifts, losses)
 
     def losses(
         self,
@@ -222,34 +303,17 @@ class OeeService:
         top_n: int = 10,
     ) -> LossReport:
         """Stops with reasons, six big losses, Pareto by reason and equipment, daily trend."""
-        self._check(a, b)
-        section = self.section
-        stops: list[Stop] = []
-        six: dict[str, SixBigLosses] = {}
-        unmatched: list[OperatorEntry] = []
-        for path in paths:
-            spec = self._spec(path)
-            planned = self.windows(path, a, b).planned
-            data = self.data(path, a, b)
-            result = evaluate(path, spec, data, planned, a, b, section.preset)
-            mine = [e for e in entries if e.equipment == path]
-            found = stops_of(result, spec, data, planned, section.reasons, mine)
-            stops += found.stops
-            unmatched += found.unmatched
-            six[path] = losses_of(
-                result, spec, data, found, section.startup_window_s, section.preset
-            )
-        days = [(d.isoformat(), s, e) for d, s, e in self._days(a, b)]
-        return LossReport(
-            a,
-            b,
-            stops,
-            six,
-            downtime_pareto(stops, ParetoBy.REASON, top_n),
-            downtime_pareto(stops, ParetoBy.EQUIPMENT, top_n),
-            trend(stops, days),
-            unmatched,
-        )
+        return self.overview(paths, a, b, entries, top_n).losses
+
+    def lines(self) -> list[str]:
+        """Paths of the lines that have equipment with OEE (site/area/line)."""
+        return sorted({path.rsplit("/", 2)[0] for path in self.section.equipment})
+
+    def product_names(self, path: str) -> list[str]:
+        spec = self._spec(path)
+        if spec.product_tag is None:
+            return [spec.product]
+        return [p.name for p in spec.products.values()]
 
     def bottleneck(self, line: str) -> str:
         """The configured bottleneck, else the line's equipment with the longest ideal cycle."""
@@ -274,10 +338,14 @@ class OeeService:
     def line(self, line: str, a: int, b: int) -> LineResult:
         self._check(a, b)
         results = [self.equipment(p, a, b) for p in self._members(line)]
+        return self.line_of(line, {r.name: r for r in results})
+
+    def line_of(self, line: str, results: Mapping[str, OeeResult]) -> LineResult:
+        """The line's answer from its equipment's results (no store read)."""
+        mine = [results[p] for p in self._members(line)]
+        total = combine(line, mine, self.section.preset)
         neck = self.bottleneck(line)
-        by_path = {r.name: r for r in results}
-        total = combine(line, results, self.section.preset)
-        return LineResult(line, neck, by_path[neck], results, total)
+        return LineResult(line, neck, results[neck], mine, total)
 
     def site(self, a: int, b: int) -> OeeResult:
         """Every configured equipment, times and quantities summed."""

@@ -14,6 +14,7 @@ Three steps, all pure numpy:
 Samples hold their value until the next one (a state tag reports on change).
 """
 
+import bisect
 import itertools
 import math
 from collections.abc import Mapping, Sequence
@@ -310,15 +311,26 @@ def _cut(
     windows: list[PlannedWindow],
     mapping: Mapping[PackMLState, TimeCategory],
 ) -> list[Segment]:
-    """Segments split at window edges; non-production inside a window becomes planned."""
-    edges = [w.start_ns for w in windows] + [w.end_ns for w in windows]
+    """Segments split at window edges; non-production inside a window becomes planned.
+
+    ``windows`` are sorted and do not overlap, so each lookup is a binary search: a quarter
+    of 10-second state changes against a year of shifts stays fast.
+    """
+    starts = [w.start_ns for w in windows]
+    edges = sorted(starts + [w.end_ns for w in windows])
     segments: list[Segment] = []
-    for s, e, code in zip(intervals.start_ns, intervals.end_ns, intervals.state, strict=True):
-        state = PackMLState(int(code))
+    for s, e, code in zip(
+        intervals.start_ns.tolist(),
+        intervals.end_ns.tolist(),
+        intervals.state.tolist(),
+        strict=True,
+    ):
+        state = PackMLState(code)
         category = None if state is _P.UNDEFINED else mapping[state]
-        cuts = sorted({int(s), int(e), *(x for x in edges if s < x < e)})
-        for a, b in itertools.pairwise(cuts):
-            window = next((w for w in windows if w.start_ns <= a < w.end_ns), None)
+        inner = edges[bisect.bisect_right(edges, s) : bisect.bisect_left(edges, e)]
+        for a, b in itertools.pairwise([s, *dict.fromkeys(inner), e]):
+            k = bisect.bisect_right(starts, a) - 1
+            window = windows[k] if k >= 0 and a < windows[k].end_ns else None
             planned = window is not None and category not in (None, _C.PRODUCING)
             segments.append(Segment(a, b, window.category if planned and window else category))
     return segments
