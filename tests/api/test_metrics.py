@@ -12,6 +12,8 @@ from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
 from factoryos.api import Services, create_app
+from factoryos.apps.alarms.processor import ProcessorStats
+from factoryos.apps.notify import ChannelCounters, NotifierStats
 from factoryos.bus.inprocess import Overflow
 from factoryos.bus.nats import NatsIngestSource
 from factoryos.connect.polling import PollerStats
@@ -111,6 +113,20 @@ async def test_nats_and_driver_counters_are_exported(
     assert m[("factoryos_driver_polls_total", (("device", "plc1"),))] == 10
     assert m[("factoryos_driver_failures_total", (("device", "plc1"),))] == 2
     assert m[("factoryos_driver_connected", (("device", "plc1"),))] == 1
+
+
+async def test_alarm_and_notification_counters_are_exported(
+    client: httpx.AsyncClient, sources: MetricSources, acme
+) -> None:
+    sources.alarms = ProcessorStats(batches=7, events=3, dropped_batches=1)
+    mail = ChannelCounters(sent=4, failed=1, dropped=0, deduplicated=2)
+    sources.notify = lambda: NotifierStats(submitted=9, unrouted=2, channels={"mail": mail})
+    m = await get_metrics(client, acme.auth())
+    assert m[("factoryos_alarm_batches_total", ())] == 7
+    assert m[("factoryos_alarm_dropped_batches_total", ())] == 1
+    assert m[("factoryos_notify_submitted_total", ())] == 9
+    assert m[("factoryos_notify_sent_total", (("channel", "mail"),))] == 4
+    assert m[("factoryos_notify_deduplicated_total", (("channel", "mail"),))] == 2
 
 
 async def test_an_app_without_a_registry_serves_empty_metrics(services: Services, acme) -> None:

@@ -8,7 +8,7 @@ process (tests, the demo) never mix their numbers.
 """
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +17,8 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from factoryos.apps.alarms.processor import ProcessorStats
+from factoryos.apps.notify import NotifierStats
 from factoryos.bus.inprocess import InProcessBus
 from factoryos.bus.nats import NatsIngestSource
 from factoryos.runtime.retention_job import RetentionStats
@@ -39,6 +41,9 @@ class MetricSources:
     drivers: list[Any] = field(default_factory=list)
     """Drivers with a ``name`` and ``stats`` holding ``polls``/``failures``/``connected``."""
     retention: RetentionStats | None = None
+    alarms: ProcessorStats | None = None
+    notify: Callable[[], NotifierStats] | None = None
+    """A snapshot of the notifier's counters."""
 
 
 class PlatformCollector(Collector):
@@ -54,6 +59,8 @@ class PlatformCollector(Collector):
         yield from self._nats()
         yield from self._drivers()
         yield from self._retention()
+        yield from self._alarms()
+        yield from self._notify()
 
     def _ingest(self) -> Iterator[Metric]:
         stats = [i.stats for i in self.sources.ingestors]
@@ -155,6 +162,41 @@ class PlatformCollector(Collector):
         for table, rows in sorted(stats.deleted.items()):
             deleted.add_metric([table], rows)
         yield deleted
+
+    def _alarms(self) -> Iterator[Metric]:
+        stats = self.sources.alarms
+        if stats is None:
+            return
+        for attr, doc in (
+            ("batches", "Sample batches the alarm processor evaluated."),
+            ("events", "Alarm life-cycle events."),
+            ("dropped_batches", "Batches the alarm processor dropped (it fell behind)."),
+            ("stored_rows", "Alarm history rows stored."),
+            ("lost_history_rows", "Alarm history rows lost after retries."),
+            ("lost_notices", "Alarm events not handed to notifications (queue full)."),
+        ):
+            yield _counter(f"alarm_{attr}", doc, [stats], attr)
+
+    def _notify(self) -> Iterator[Metric]:
+        if self.sources.notify is None:
+            return
+        snapshot = self.sources.notify()
+        yield _counter("notify_submitted", "Notifications submitted.", [snapshot], "submitted")
+        yield _counter("notify_unrouted", "Notifications no route took.", [snapshot], "unrouted")
+        labels = ["channel"]
+        families = {
+            attr: CounterMetricFamily(f"{NS}_notify_{attr}", doc, labels=labels)
+            for attr, doc in (
+                ("sent", "Notifications delivered per channel."),
+                ("failed", "Notifications given up after retries per channel."),
+                ("dropped", "Notifications dropped from a full queue per channel."),
+                ("deduplicated", "Notifications suppressed as repeats per channel."),
+            )
+        }
+        for name, counters in sorted(snapshot.channels.items()):
+            for attr, family in families.items():
+                family.add_metric([name], getattr(counters, attr))
+        yield from families.values()
 
 
 def _counter(name: str, doc: str, stats: Iterable[Any], attr: str) -> CounterMetricFamily:

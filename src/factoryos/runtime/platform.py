@@ -212,6 +212,8 @@ class Platform:
             bus=self.bus,
             drivers=list(drivers.running),
             retention=retention.stats,
+            alarms=None if alarms is None else alarms.stats,
+            notify=None if notifier is None else notifier.stats,
         )
         app = create_app(services, metrics_registry=build_registry(sources))
         config = uvicorn.Config(
