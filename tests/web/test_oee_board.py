@@ -65,7 +65,7 @@ def running(tmp_path: Path) -> Iterator[Running]:
         section = load_section(parse_apps_file(APPS, "apps.yaml"), site)
         assert section is not None
         oee = OeeApp(site.site.tenant, OeeService(section, services.store, tag_ids))
-        key = services.catalog.create_api_key(site.site.tenant, Role.VIEWER, "board")
+        key = services.catalog.create_api_key(site.site.tenant, Role.OPERATOR, "shift-lead")
         app = create_app(replace(services, oee=oee))
         sock = bound_socket()
         server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
@@ -105,6 +105,15 @@ def test_board_shows_the_line_against_target_with_trend_and_pareto(running: Runn
         assert page.evaluate("() => window.factoryosOee.pareto") >= 1
         assert page.locator("#trend canvas").count() == 1
         assert page.locator("#pareto canvas").count() == 1
+        # the operator gives an unassigned stop its reason; the Pareto counts it at once
+        row = page.locator("#stops tbody tr:has(select)").first
+        start = row.locator("td").nth(1).text_content()
+        row.locator("select").select_option("1")
+        edited = "#stops tbody tr:has-text('1 machine fault ✎')"
+        page.wait_for_selector(edited)
+        saved = page.locator(edited)
+        starts = [saved.nth(i).locator("td").nth(1).text_content() for i in range(saved.count())]
+        assert start in starts
         # a shorter range redraws per shift
         page.select_option("#range", "1")
         page.wait_for_function(

@@ -112,7 +112,7 @@ class LossesOut(BaseModel):
     by_reason: list[ParetoOut]
     by_equipment: list[ParetoOut]
     by_day: list[TrendOut]
-    stops: list[StopOut] = Field(description="Unplanned stops, newest last (at most 1000).")
+    stops: list[StopOut] = Field(description="Unplanned stops, oldest first (the newest 1000).")
 
 
 class Targets(BaseModel):
@@ -128,12 +128,19 @@ class LineInfo(BaseModel):
     equipment: list[str]
 
 
+class ReasonCode(BaseModel):
+    code: int
+    text: str
+    loss: str
+
+
 class OeeSetup(BaseModel):
     timezone: str
     taxonomy: str
     targets: Targets
     equipment: list[str]
     lines: list[LineInfo]
+    reasons: list[ReasonCode] = Field(description="The codes an operator may enter for a stop.")
 
 
 @dataclass(frozen=True)
@@ -238,6 +245,10 @@ def setup(oee: Oee) -> OeeSetup:
             )
             for line in lines
         ],
+        reasons=[
+            ReasonCode(code=code, text=r.text, loss=str(r.loss))
+            for code, r in sorted(section.reasons.root.items())
+        ],
     )
 
 
@@ -302,7 +313,8 @@ MAX_STOPS = 1000
 
 
 def losses_out(report: LossReport) -> LossesOut:
-    unplanned = [s for s in report.stops if not s.planned][-MAX_STOPS:]
+    unplanned = sorted((s for s in report.stops if not s.planned), key=lambda s: s.start_ns)
+    unplanned = unplanned[-MAX_STOPS:]
     return LossesOut(
         start=iso_time(report.start_ns),
         end=iso_time(report.end_ns),

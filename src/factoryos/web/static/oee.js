@@ -6,15 +6,18 @@
   const KEY_STORE = "factoryos.apiKey"; // shared with the tag browser: one sign-in per tab
   const DAY_MS = 86400000;
   const $ = (id) => document.getElementById(id);
-  const state = { key: null, setup: null, charts: {} };
+  const MAX_STOPS = 30; // the newest stops shown for reason entry
+  const state = { key: null, setup: null, charts: {}, role: null };
   // Read by the browser test and handy in the console.
   window.factoryosOee = { loaded: false, line: null, oee: null };
 
   class AuthError extends Error {}
 
-  async function api(path, params) {
+  async function api(path, params, body) {
     const url = params ? `${path}?${new URLSearchParams(params)}` : path;
-    const response = await fetch(url, { headers: { Authorization: `Bearer ${state.key}` } });
+    const headers = { Authorization: `Bearer ${state.key}` };
+    const init = body ? { method: "POST", headers: { ...headers, "Content-Type": "application/json" }, body: JSON.stringify(body) } : { headers };
+    const response = await fetch(url, init);
     if (response.status === 401) throw new AuthError("The API key was rejected.");
     if (!response.ok) {
       const body = await response.json().catch(() => ({}));
@@ -63,6 +66,43 @@
     }
   }
 
+  const mayEnter = () => ["operator", "engineer", "admin"].includes(state.role);
+
+  function reasonPicker(stop) {
+    const select = document.createElement("select");
+    select.append(new Option("— reason —", ""), ...state.setup.reasons.map((r) => new Option(`${r.code} ${r.text}`, r.code)));
+    select.addEventListener("change", async () => {
+      if (!select.value) return;
+      select.disabled = true;
+      try {
+        await api("/api/oee/reasons", null, { equipment: stop.equipment, stop_start: stop.start, code: Number(select.value) });
+        await load();
+      } catch (err) {
+        $("board-error").textContent = err.message;
+        select.disabled = false;
+      }
+    });
+    return select;
+  }
+
+  function stopsTable(stops) {
+    const body = $("stops").querySelector("tbody");
+    body.replaceChildren();
+    const newest = [...stops].sort((a, b) => Date.parse(b.start) - Date.parse(a.start)).slice(0, MAX_STOPS);
+    $("stops-hint").textContent = mayEnter() ? "— pick a reason for a stop" : "";
+    for (const stop of newest) {
+      const row = body.insertRow();
+      const minutes = (Date.parse(stop.end) - Date.parse(stop.start)) / 60000;
+      for (const text of [stop.equipment.split("/").pop(), new Date(stop.start).toLocaleString(), `${minutes.toFixed(1)} min`, stop.category.replace("_", " ")]) {
+        row.insertCell().textContent = text;
+      }
+      const cell = row.insertCell();
+      if (stop.reason) cell.textContent = `${stop.reason}${stop.source === "operator" ? " ✎" : ""}`;
+      else if (mayEnter() && state.setup.reasons.length) cell.append(reasonPicker(stop));
+      else cell.textContent = "unassigned";
+    }
+  }
+
   function chart(id) {
     if (!state.charts[id]) state.charts[id] = echarts.init($(id));
     return state.charts[id];
@@ -70,6 +110,7 @@
 
   function trend(buckets, target) {
     chart("trend").setOption({
+      animation: false,
       grid: { left: 48, right: 16, top: 16, bottom: 40 },
       tooltip: { trigger: "axis", valueFormatter: (v) => (v === null ? "–" : `${v.toFixed(1)} %`) },
       xAxis: { type: "category", data: buckets.map((b) => b.label) },
@@ -83,6 +124,7 @@
 
   function pareto(rows) {
     chart("pareto").setOption({
+      animation: false,
       grid: { left: 48, right: 48, top: 16, bottom: 60 },
       tooltip: { trigger: "axis" },
       xAxis: { type: "category", data: rows.map((r) => r.key), axisLabel: { rotate: 20 } },
@@ -111,6 +153,7 @@
       table(lineOee);
       trend(buckets, state.setup.targets.oee);
       pareto(losses.by_reason);
+      stopsTable(losses.stops);
       window.factoryosOee = { loaded: true, line, oee: lineOee.oee.oee.value, pareto: losses.by_reason.length };
     } catch (err) {
       if (err instanceof AuthError) return signOut(err.message);
@@ -134,6 +177,7 @@
 
   async function signIn(key) {
     state.key = key;
+    state.role = (await json("/api/me")).role;
     state.setup = await json("/api/oee/setup");
     sessionStorage.setItem(KEY_STORE, key);
     $("line").replaceChildren(...state.setup.lines.map((l) => new Option(l.line, l.line)));
