@@ -450,6 +450,24 @@ def bench_query(
         out.print(format_query_table(result))
 
 
+@bench_app.command("alarms")
+def bench_alarms(
+    rules: Annotated[int, typer.Option(help="High-limit rules, one per tag.", min=1)] = 1000,
+    rate: Annotated[float, typer.Option(help="Offered samples per second.", min=1)] = 50_000.0,
+    seconds: Annotated[float, typer.Option(help="Publish this long.", min=1)] = 20.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Alarm latency from the live stream: sample published → event handed to notifications
+    (p50/p99/max, share within the 1 s limit), with the platform's alarm processor."""
+    from factoryos.bench.alarms import format_alarm_table, run_alarm_bench
+
+    result = run_alarm_bench(rules, rate, seconds, progress=not as_json)
+    if as_json:
+        sys.stdout.write(json.dumps(result) + "\n")
+    else:
+        out.print(format_alarm_table(result))
+
+
 @bench_app.command("e2e")
 def bench_e2e(
     seconds: Annotated[float, typer.Option(help="Sustain the load this long.", min=5)] = 60.0,

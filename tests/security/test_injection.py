@@ -81,6 +81,12 @@ GOOD_BODIES: dict[str, Any] = {
     "POST /api/alarms/{name}/unshelve": {"comment": "done"},
     "POST /api/alarms/{name}/out-of-service": {"reason": "sensor swap"},
     "POST /api/alarms/{name}/return-to-service": {"comment": "back"},
+    "POST /api/oee/reasons": {
+        "equipment": POWER,
+        "stop_start": "2024-05-01T12:00:00Z",
+        "code": 1,
+        "comment": "belt",
+    },
 }
 """A valid body for each operation that takes one; its string fields get the payloads."""
 LOOKUPS = {"tag", "path", "prefix"}

@@ -33,6 +33,8 @@ class Debouncer:
         """(sample index, new debounced state) for each change, in time order."""
         if len(ts) == 0:
             return []
+        if self.raw == self.confirmed and not (signal < 0 if self.raw else signal > 0).any():
+            return []  # the steady state, nothing pulls away from it: most rules, most batches
         raw = self._raw_states(signal)
         cuts = np.flatnonzero(raw[1:] != raw[:-1]) + 1
         starts = np.concatenate(([0], cuts))

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from factoryos.apps.alarms.conditions import Condition, condition_for
 from factoryos.apps.alarms.debounce import Debouncer
@@ -21,6 +22,9 @@ from factoryos.apps.alarms.lifecycle import Lifecycle
 from factoryos.apps.alarms.rules import AlarmRule, StaleRule, check_unique, seconds_to_ns
 from factoryos.model.quality import Quality
 from factoryos.model.samples import SampleBatch
+
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
 
 DEFAULT_MAX_SHELVE_S = 8 * 3600.0  # a shift: shelving is temporary by definition
 
@@ -44,11 +48,8 @@ class _ValueAlarm:
     debouncer: Debouncer
     life: Lifecycle
 
-    def process(self, good: SampleBatch) -> list[AlarmEvent]:
-        mine = good.tag_ids == self.tag_id
-        if not mine.any():
-            return []
-        ts, values = good.ts[mine], good.values[mine]
+    def process(self, good: SampleBatch, ts: I64, values: F64) -> list[AlarmEvent]:
+        """``ts``/``values``: this alarm's tag's samples in ``good`` (time order)."""
         events = []
         for i, active in self.debouncer.feed(ts, self.condition.signal(ts, values, good)):
             events += self.life.expire(int(ts[i]))
@@ -74,16 +75,12 @@ class _StaleAlarm:
     life: Lifecycle
     last_seen: int | None = None  # last good sample, or the first tick (start of watching)
 
-    def process(self, good: SampleBatch) -> list[AlarmEvent]:
-        mine = np.flatnonzero(good.tag_ids == self.tag_id)
-        if len(mine) == 0:
-            return []
-        first, last = int(good.ts[mine[0]]), int(good.ts[mine[-1]])
+    def process(self, good: SampleBatch, ts: I64, values: F64) -> list[AlarmEvent]:
+        first, last = int(ts[0]), int(ts[-1])
         self.last_seen = last if self.last_seen is None else max(last, self.last_seen)
         if not self.life.active:
             return []
-        value = float(good.values[mine[0]])
-        return self.life.expire(first) + self.life.condition(False, first, value)
+        return self.life.expire(first) + self.life.condition(False, first, float(values[0]))
 
     def restore(self, state: AlarmState, shelved_until: int | None) -> None:
         self.life.restore(state, shelved_until)
@@ -107,6 +104,21 @@ def _build(rule: AlarmRule) -> _Alarm:
     return _ValueAlarm(rule.tag_id, condition_for(rule), debouncer, life)
 
 
+def _by_tag(good: SampleBatch) -> dict[int, tuple[I64, F64]]:
+    """Each tag's samples of a time-ordered batch, in time order: one sort per batch, so a
+    rule costs nothing when its tag is not in the batch (thousands of rules stay cheap)."""
+    if len(good) == 0:
+        return {}
+    order = np.argsort(good.tag_ids, kind="stable")
+    tags = good.tag_ids[order]
+    firsts = np.flatnonzero(np.append(True, tags[1:] != tags[:-1]))
+    ends = np.append(firsts[1:], tags.size)
+    return {
+        int(tags[a]): (good.ts[order[a:b]], good.values[order[a:b]])
+        for a, b in zip(firsts.tolist(), ends.tolist(), strict=True)
+    }
+
+
 def _by_time(events: list[AlarmEvent]) -> list[AlarmEvent]:
     return sorted(events, key=lambda e: e.ts)  # stable: per-alarm order is kept
 
@@ -125,9 +137,12 @@ class AlarmEngine:
         """Events caused by ``batch`` (any order of tags and times), in time order."""
         good = batch.take(batch.quality != Quality.BAD)
         good = good.take(np.argsort(good.ts, kind="stable"))
+        slices = _by_tag(good)
         events: list[AlarmEvent] = []
-        for alarm in self._alarms.values():
-            events += alarm.process(good)
+        for alarm in self._alarms.values():  # rule order, so equal times keep it
+            found = slices.get(alarm.tag_id)
+            if found is not None:
+                events += alarm.process(good, *found)
         return _by_time(events)
 
     def tick(self, now_ns: int) -> list[AlarmEvent]:
