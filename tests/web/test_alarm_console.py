@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from factoryos.api import Services, create_app
 from factoryos.apps.alarms import LimitRule, Priority, StateRule
@@ -26,9 +25,8 @@ from factoryos.model.site import parse_site
 from factoryos.store.alarm_log import AlarmLog
 from factoryos.store.catalog import Catalog, Role
 from factoryos.store.duckdb_store import DuckDBStore
-from support.ports import bound_socket
+from support.browser import CHROMIUM_ARGS, Serve, chromium, served, uvicorn_server
 from support.sites import MACHINING, POWER, TEMP, site_yaml
-from web.test_browser import CHROMIUM_ARGS, _chromium, _wait_for_port
 
 pytestmark = pytest.mark.browser
 
@@ -55,30 +53,32 @@ def _config(ids: dict[str, int]) -> AlarmConfig:
     return AlarmConfig(rules, info)
 
 
-async def _serve(
-    catalog: Catalog, store: DuckDBStore, ids: dict[str, int], sock: socket.socket,
-    stop: threading.Event,
-) -> None:  # fmt: skip
-    bus = InProcessBus()
-    tenant = catalog.tenant_id("acme")
-    assert tenant is not None
-    alarms = AlarmProcessor(_config(ids), bus, AlarmLog(catalog), tenant)
-    app = create_app(Services(catalog=catalog, store=store, bus=bus, alarms=alarms))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    halt = asyncio.Event()
+def _with_alarms(catalog: Catalog, store: DuckDBStore, ids: dict[str, int]) -> Serve:
+    async def serve(sock: socket.socket, stop: threading.Event) -> None:
+        bus = InProcessBus()
+        tenant = catalog.tenant_id("acme")
+        assert tenant is not None
+        alarms = AlarmProcessor(_config(ids), bus, AlarmLog(catalog), tenant)
+        server = uvicorn_server(
+            create_app(Services(catalog=catalog, store=store, bus=bus, alarms=alarms))
+        )
+        halt = asyncio.Event()
 
-    async def publish() -> None:
-        while not stop.is_set():
-            now = time.time_ns()
-            await bus.publish(SampleBatch.build([ids[POWER], ids[TEMP]], [now, now], [45.0, 0.0]))
-            await asyncio.sleep(0.2)
-        halt.set()
-        server.should_exit = True
+        async def publish() -> None:
+            while not stop.is_set():
+                now = time.time_ns()
+                batch = SampleBatch.build([ids[POWER], ids[TEMP]], [now, now], [45.0, 0.0])
+                await bus.publish(batch)
+                await asyncio.sleep(0.2)
+            halt.set()
+            server.should_exit = True
 
-    async with asyncio.TaskGroup() as tg:
-        tg.create_task(server.serve(sockets=[sock]))
-        tg.create_task(alarms.run(halt))
-        tg.create_task(publish())
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(server.serve(sockets=[sock]))
+            tg.create_task(alarms.run(halt))
+            tg.create_task(publish())
+
+    return serve
 
 
 @pytest.fixture
@@ -89,27 +89,18 @@ def running(tmp_path: Path) -> Iterator[Running]:
     operator = catalog.create_api_key("acme", Role.OPERATOR, "night-shift")
     viewer = catalog.create_api_key("acme", Role.VIEWER, "wallboard")
     store = DuckDBStore(None)
-    sock = bound_socket()
-    port = sock.getsockname()[1]
-    stop = threading.Event()
-    thread = threading.Thread(
-        target=asyncio.run, args=(_serve(catalog, store, ids, sock, stop),), daemon=True
-    )
-    thread.start()
-    _wait_for_port(port)
-    yield Running(f"http://127.0.0.1:{port}/alarms", operator, viewer)
-    stop.set()
-    thread.join(10)
-    assert not thread.is_alive(), "the server thread did not stop"
-    sock.close()
-    store.close()
-    catalog.close()
+    try:
+        with served(_with_alarms(catalog, store, ids)) as port:
+            yield Running(f"http://127.0.0.1:{port}/alarms", operator, viewer)
+    finally:
+        store.close()
+        catalog.close()
 
 
 def test_operator_acknowledges_and_shelves_and_sees_both_in_history(running: Running) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
     expect = sync_api.expect
-    executable = _chromium()
+    executable = chromium()
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
         try:

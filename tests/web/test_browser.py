@@ -5,8 +5,6 @@ publishes one sample every 100 ms to the bus. Playwright drives Debian's Chromiu
 """
 
 import asyncio
-import os
-import shutil
 import socket
 import threading
 import time
@@ -16,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import uvicorn
 
 from factoryos.api import Services, create_app
 from factoryos.bus.inprocess import InProcessBus
@@ -25,20 +22,11 @@ from factoryos.model.samples import SampleBatch
 from factoryos.model.site import parse_site
 from factoryos.store.catalog import Catalog, Role
 from factoryos.store.duckdb_store import DuckDBStore
-from support.ports import bound_socket
+from support.browser import CHROMIUM_ARGS, Serve, chromium, served, uvicorn_server
 from support.sites import AIR_STATION, MACHINING, POWER, site_yaml
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCREENSHOT = Path("/tmp/factoryos-web.png")
 LOGIN_SCREENSHOT = Path("/tmp/factoryos-login.png")
 
@@ -51,25 +39,26 @@ def power_at(t_ns: int) -> float:
 class Running:
     url: str
     key: str
-    stop: threading.Event
 
 
-async def _serve(
-    app: object, sock: socket.socket, bus: InProcessBus, tag_id: int, stop: threading.Event
-) -> None:
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", ws="websockets-sansio")
-    server = uvicorn.Server(config)
+def _publishing(app: object, bus: InProcessBus, tag_id: int) -> Serve:
+    """Serve ``app`` and publish one sample every 100 ms until stopped."""
 
-    async def publish() -> None:
-        while not stop.is_set():
-            now = time.time_ns()
-            await bus.publish(SampleBatch.build([tag_id], [now], [power_at(now)]))
-            await asyncio.sleep(0.1)
-        server.should_exit = True
+    async def serve(sock: socket.socket, stop: threading.Event) -> None:
+        server = uvicorn_server(app)
 
-    async with asyncio.TaskGroup() as tg:
-        tg.create_task(server.serve(sockets=[sock]))
-        tg.create_task(publish())
+        async def publish() -> None:
+            while not stop.is_set():
+                now = time.time_ns()
+                await bus.publish(SampleBatch.build([tag_id], [now], [power_at(now)]))
+                await asyncio.sleep(0.1)
+            server.should_exit = True
+
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(server.serve(sockets=[sock]))
+            tg.create_task(publish())
+
+    return serve
 
 
 @pytest.fixture
@@ -91,46 +80,17 @@ def running(tmp_path: Path) -> Iterator[Running]:
     )
     bus = InProcessBus()
     app = create_app(Services(catalog=catalog, store=store, bus=bus))
-
-    sock = bound_socket()
-    port = sock.getsockname()[1]
-    stop = threading.Event()
-    thread = threading.Thread(
-        target=asyncio.run, args=(_serve(app, sock, bus, ids[POWER], stop),), daemon=True
-    )
-    thread.start()
-    _wait_for_port(port)
-    yield Running(f"http://127.0.0.1:{port}/", key, stop)
-    stop.set()
-    thread.join(10)
-    assert not thread.is_alive(), "the server thread did not stop"
-    sock.close()
-    store.close()
-    catalog.close()
-
-
-def _wait_for_port(port: int) -> None:
-    for _ in range(500):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            return
-        except OSError:
-            time.sleep(0.01)
-    raise AssertionError(f"uvicorn did not listen on port {port} within 5 s")
-
-
-def _chromium() -> str:
-    if shutil.which(CHROMIUM) is None:
-        message = f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return CHROMIUM
+    try:
+        with served(_publishing(app, bus, ids[POWER])) as port:
+            yield Running(f"http://127.0.0.1:{port}/", key)
+    finally:
+        store.close()
+        catalog.close()
 
 
 def test_sign_in_pick_a_tag_and_see_live_points(running: Running) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
-    executable = _chromium()
+    executable = chromium()
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
         try:

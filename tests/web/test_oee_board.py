@@ -1,14 +1,11 @@
 """The OEE board in a real Chromium over two simulated days of the demo plant."""
 
-import asyncio
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from factoryos.api import create_app
 from factoryos.api.services import OeeApp
@@ -18,9 +15,8 @@ from factoryos.model.appsfile import parse_apps_file
 from factoryos.runtime.history import record_history
 from factoryos.sim import VirtualFactory, load_demo_site
 from factoryos.store.catalog import Role
-from support.ports import bound_socket
+from support.browser import CHROMIUM_ARGS, app_only, chromium, served
 from support.tenants import open_services
-from web.test_browser import CHROMIUM_ARGS, _chromium, _wait_for_port
 
 pytestmark = pytest.mark.browser
 
@@ -67,22 +63,13 @@ def running(tmp_path: Path) -> Iterator[Running]:
         oee = OeeApp(site.site.tenant, OeeService(section, services.store, tag_ids))
         key = services.catalog.create_api_key(site.site.tenant, Role.OPERATOR, "shift-lead")
         app = create_app(replace(services, oee=oee))
-        sock = bound_socket()
-        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-        thread = threading.Thread(
-            target=asyncio.run, args=(server.serve(sockets=[sock]),), daemon=True
-        )
-        thread.start()
-        _wait_for_port(sock.getsockname()[1])
-        yield Running(f"http://127.0.0.1:{sock.getsockname()[1]}/oee", key)
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+        with served(app_only(app)) as port:
+            yield Running(f"http://127.0.0.1:{port}/oee", key)
 
 
 def test_board_shows_the_line_against_target_with_trend_and_pareto(running: Running) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
-    executable = _chromium()
+    executable = chromium()
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 900})

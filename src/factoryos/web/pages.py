@@ -22,7 +22,8 @@ CSP = (
 
 
 def _page(request: Request, template: str) -> HTMLResponse:
-    response = templates.TemplateResponse(request, template, {"version": __version__})
+    context = {"version": __version__, "current": request.url.path}
+    response = templates.TemplateResponse(request, template, context)
     response.headers["Content-Security-Policy"] = CSP
     return response
 

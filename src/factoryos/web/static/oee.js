@@ -177,7 +177,12 @@
 
   async function signIn(key) {
     state.key = key;
-    state.role = (await json("/api/me")).role;
+    const me = await json("/api/me");
+    state.role = me.role;
+    $("who-tenant").textContent = me.tenant;
+    $("who-role").textContent = me.role;
+    $("who-key").textContent = me.key_name;
+    $("who").hidden = false;
     state.setup = await json("/api/oee/setup");
     sessionStorage.setItem(KEY_STORE, key);
     $("line").replaceChildren(...state.setup.lines.map((l) => new Option(l.line, l.line)));
@@ -189,6 +194,7 @@
   function signOut(message) {
     sessionStorage.removeItem(KEY_STORE);
     state.key = null;
+    $("who").hidden = true;
     $("board").hidden = true;
     $("login-view").hidden = false;
     $("login-error").textContent = message || "";
@@ -202,6 +208,7 @@
       signOut(err.message);
     }
   });
+  $("logout").addEventListener("click", () => signOut(""));
   $("line").addEventListener("change", load);
   $("range").addEventListener("change", load);
   for (const button of document.querySelectorAll(".download")) {
