@@ -127,6 +127,12 @@ async def test_losses(client: httpx.AsyncClient, plant: Plant) -> None:
     assert sum(row["share"] for row in body["by_reason"]) == pytest.approx(1.0)
     assert {row["key"] for row in body["by_equipment"]} <= {CNC1, CNC2}
     assert body["stops"] and all(s["category"] != "break" for s in body["stops"])
+    # cnc-01 works early and late, cnc-02 day and night: the shifts of both, in time order
+    assert [t["label"] for t in body["by_shift"]] == [
+        "2025-01-05 night", "2025-01-06 day", "2025-01-06 early", "2025-01-06 late",
+        "2025-01-06 night",
+    ]  # fmt: skip
+    assert sum(t["stops"] for t in body["by_shift"]) <= sum(t["stops"] for t in body["by_day"])
 
 
 async def test_report_files(client: httpx.AsyncClient, plant: Plant) -> None:

@@ -17,6 +17,7 @@ from factoryos.apps.oee.pareto import ParetoRow
 from factoryos.apps.oee.reasons import OperatorEntry
 from factoryos.apps.oee.report import oee_report
 from factoryos.apps.oee.service import LineResult, LossReport, OeeService
+from factoryos.apps.oee.trend import TrendRow
 from factoryos.apps.reports import Format, mime_type, render
 from factoryos.store.downtime import DowntimeReasons, ReasonEntry
 
@@ -112,6 +113,7 @@ class LossesOut(BaseModel):
     by_reason: list[ParetoOut]
     by_equipment: list[ParetoOut]
     by_day: list[TrendOut]
+    by_shift: list[TrendOut] = Field(description="Per shift; equipment add up by shift label.")
     stops: list[StopOut] = Field(description="Unplanned stops, oldest first (the newest 1000).")
 
 
@@ -312,6 +314,10 @@ def _pareto(rows: list[ParetoRow]) -> list[ParetoOut]:
 MAX_STOPS = 1000
 
 
+def _trend(t: TrendRow) -> TrendOut:
+    return TrendOut(label=t.label, seconds={str(c): v for c, v in t.seconds.items()}, stops=t.stops)
+
+
 def losses_out(report: LossReport) -> LossesOut:
     unplanned = sorted((s for s in report.stops if not s.planned), key=lambda s: s.start_ns)
     unplanned = unplanned[-MAX_STOPS:]
@@ -323,12 +329,8 @@ def losses_out(report: LossReport) -> LossesOut:
         planned_busy_s=sum(s.pbt_s for s in report.six_big_losses.values()),
         by_reason=_pareto(report.by_reason),
         by_equipment=_pareto(report.by_equipment),
-        by_day=[
-            TrendOut(
-                label=t.label, seconds={str(c): v for c, v in t.seconds.items()}, stops=t.stops
-            )
-            for t in report.by_day
-        ],
+        by_day=[_trend(t) for t in report.by_day],
+        by_shift=[_trend(t) for t in report.by_shift],
         stops=[
             StopOut(
                 equipment=s.equipment,

@@ -72,6 +72,8 @@ class LossReport:
     by_reason: list[ParetoRow]
     by_equipment: list[ParetoRow]
     by_day: list[TrendRow]
+    #: Per shift ("2025-01-06 early"); equipment on different calendars add up by label.
+    by_shift: list[TrendRow]
     unmatched_entries: list[OperatorEntry]
 
     def total_losses(self) -> dict[LossClass, float]:
@@ -89,6 +91,25 @@ class Overview:
     results: dict[str, OeeResult]
     shifts: dict[str, list[tuple[ShiftWindow, OeeResult]]]
     losses: LossReport
+
+
+def _merge_rows(rows: Sequence[TrendRow]) -> list[TrendRow]:
+    """Rows with the same label (one shift on several equipment) as one, in time order."""
+    merged: dict[str, TrendRow] = {}
+    for row in sorted(rows, key=lambda r: (r.start_ns, r.label)):
+        seen = merged.get(row.label)
+        if seen is None:
+            merged[row.label] = TrendRow(
+                row.label, row.start_ns, row.end_ns, dict(row.seconds), row.stops
+            )
+            continue
+        for category, seconds in row.seconds.items():
+            seen.seconds[category] = seen.seconds.get(category, 0.0) + seconds
+        merged[row.label] = TrendRow(
+            seen.label, min(seen.start_ns, row.start_ns), max(seen.end_ns, row.end_ns),
+            seen.seconds, seen.stops + row.stops,
+        )  # fmt: skip
+    return list(merged.values())
 
 
 def _drop_repeats(s: Series) -> Series:
@@ -282,6 +303,14 @@ class OeeService:
                 result, r.spec, r.data, found, section.startup_window_s, section.preset
             )
         days = [(d.isoformat(), s, e) for d, s, e in self._days(a, b)]
+        by_shift = [
+            row
+            for path in paths
+            for row in trend(
+                [s for s in stops if s.equipment == path],
+                [(w.label, w.start_ns, w.end_ns) for w, _ in shifts[path]],
+            )
+        ]
         losses = LossReport(
             a,
             b,
@@ -290,6 +319,7 @@ class OeeService:
             downtime_pareto(stops, ParetoBy.REASON, top_n),
             downtime_pareto(stops, ParetoBy.EQUIPMENT, top_n),
             trend(stops, days),
+            _merge_rows(by_shift),
             unmatched,
         )
         return Overview(results, shifts, losses)
