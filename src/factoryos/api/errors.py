@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from factoryos.apps.alarms.errors import AlarmsUnavailableError
 from factoryos.apps.oee.errors import CounterError, OeeError
 from factoryos.apps.oee.errors import InvalidInputError as OeeInputError
 from factoryos.bus.errors import BusClosedError
@@ -33,6 +34,7 @@ class BadParameterError(ApiError):
 _STATUS: tuple[tuple[type[FactoryOSError], int], ...] = (
     # OEE: a bad range is the client's; counters or cycle times that cannot be right are
     # the plant data's (409: the request was fine, the data cannot answer it).
+    (AlarmsUnavailableError, 503),
     (CounterError, 409),
     (OeeInputError, 400),
     (OeeError, 409),
@@ -52,10 +54,12 @@ def status_for(exc: FactoryOSError) -> int:
 async def _handle(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, FactoryOSError)
     status = status_for(exc)
-    if status >= 500:
+    if status == 500:  # unexpected: its text may hold internals
         log.error("request failed: %s", exc, exc_info=exc)
         return JSONResponse({"detail": "internal error; see the server log"}, status_code=status)
-    return JSONResponse({"detail": str(exc)}, status_code=status)
+    # 503 is a known, passing condition (starting, stopping): say which, and to retry
+    headers = {"Retry-After": "5"} if status == 503 else None
+    return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
 
 
 async def _invalid(_request: Request, exc: Exception) -> JSONResponse:

@@ -134,8 +134,8 @@ class Platform:
         return AlarmProcessor(self.alarms, self.bus, history, tenant_id, on_event=on_event)
 
     def _apps_tasks(self, notifier: Notifier | None) -> tuple[OeeApp | None, dict[str, Task]]:
-        """OEE for the API, and the notifier and scheduled reports to run."""
-        tasks: dict[str, Task] = {} if notifier is None else {"notify": notifier.run}
+        """OEE for the API, and the scheduled reports to run."""
+        tasks: dict[str, Task] = {}
         if self.oee is None:
             return None, tasks
         service = OeeService(self.oee, self.store, self.tag_ids)
@@ -238,6 +238,13 @@ class Platform:
         }
         consume_stop, produce_stop = asyncio.Event(), asyncio.Event()
         consuming = [asyncio.create_task(t(consume_stop), name=n) for n, t in consumers.items()]
+        # The notifier outlives the consumers that feed it (alarms, reports): it stops last.
+        notify_stop = asyncio.Event()
+        notifying = (
+            []
+            if notifier is None
+            else [asyncio.create_task(notifier.run(notify_stop), name="notify")]
+        )
         producing = [asyncio.create_task(t(produce_stop), name=n) for n, t in producers.items()]
         api = asyncio.create_task(server.serve(), name="api")
         stopped = asyncio.create_task(stop.wait(), name="stop")
@@ -245,13 +252,16 @@ class Platform:
             await _started(server, api)
             on_ready()
             done, _ = await asyncio.wait(
-                {stopped, api, *consuming, *producing}, return_when=asyncio.FIRST_COMPLETED
+                {stopped, api, *consuming, *producing, *notifying},
+                return_when=asyncio.FIRST_COMPLETED,
             )
         finally:
             produce_stop.set()
             failures = [f for t in producing for f in await _finish(t)]
             consume_stop.set()
             failures += [f for t in consuming for f in await _finish(t)]
+            notify_stop.set()
+            failures += [f for t in notifying for f in await _finish(t)]
             server.should_exit = True
             failures += await _finish(api)
             stopped.cancel()

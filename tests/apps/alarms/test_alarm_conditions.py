@@ -96,6 +96,15 @@ def test_deviation_from_reference_tag_uses_latest_value_before_sample() -> None:
     assert kinds(engine.process(series(1, [30], t0_s=5))) == [(5, A)]  # reference carried
 
 
+def test_a_reference_arriving_in_batches_of_its_own_is_used() -> None:
+    # the setpoint comes from another device, polled apart from the measured tag
+    engine = AlarmEngine([DeviationRule(name="d", tag_id=1, reference_tag_id=2, limit=10)])
+    assert engine.process(series(2, [100])) == []
+    assert kinds(engine.process(series(1, [150], t0_s=2))) == [(2, A)]
+    assert engine.process(series(2, [148], t0_s=3)) == []
+    assert kinds(engine.process(series(1, [150], t0_s=4))) == [(4, C)]
+
+
 def test_rate_of_change_per_second() -> None:
     engine = AlarmEngine([RateRule(name="r", tag_id=1, limit_per_s=2, deadband=0.5)])
     # rates: +1, +3 (fires), +1.6 (inside the deadband: holds), +1 (clears)

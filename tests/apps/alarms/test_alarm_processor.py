@@ -13,6 +13,7 @@ import pytest
 
 from factoryos.apps.alarms import AlarmState, AlarmStateError, EventKind, LimitRule, Priority
 from factoryos.apps.alarms.config import AlarmConfig, AlarmInfo
+from factoryos.apps.alarms.errors import AlarmsUnavailableError
 from factoryos.apps.alarms.processor import AlarmNotice, AlarmProcessor, last_samples
 from factoryos.apps.alarms.rules import AlarmRule, StaleRule
 from factoryos.bus.inprocess import InProcessBus
@@ -47,6 +48,7 @@ async def running(processor: AlarmProcessor) -> AsyncIterator[AlarmProcessor]:
     stop = asyncio.Event()
     task = asyncio.create_task(processor.run(stop))
     try:
+        await asyncio.wait_for(processor.ready.wait(), 5)  # restored from the history
         yield processor
     finally:
         stop.set()
@@ -206,3 +208,15 @@ def test_last_samples_takes_the_newest_good_sample_per_tag() -> None:
     )
     assert last_samples(batch, np.array([1, 2], dtype=np.int32)) == {1: (30, 3.0), 2: (10, 2.0)}
     assert last_samples(SampleBatch.empty(), np.array([1], dtype=np.int32)) == {}
+
+
+async def test_commands_are_refused_before_restore_and_after_stop(catalog: Catalog) -> None:
+    tenant = catalog.ensure_tenant("acme")
+    p = AlarmProcessor(_config(HIGH), InProcessBus(), AlarmLog(catalog), tenant)
+    with pytest.raises(AlarmsUnavailableError):
+        await p.shelve("hot", time.time_ns() + S, "user bob", "early")
+    async with running(p):
+        pass
+    with pytest.raises(AlarmsUnavailableError):
+        await p.acknowledge("hot", "user bob")
+    assert AlarmLog(catalog).latest(tenant) == {}  # nothing stored, nothing half-done

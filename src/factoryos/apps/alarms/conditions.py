@@ -4,6 +4,7 @@ Each condition sees only the good-quality samples of its tag, in time order. NaN
 false both ways, so an unknown reference or rate yields 0 (hold) by construction.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -96,6 +97,12 @@ class DeviationCondition:
         ref = np.where(at >= 0, ref_values[np.maximum(at, 0)], self.last_ref)
         self.last_ref = float(ref_values[-1])
         return ref
+
+    def remember(self, slices: Mapping[int, tuple[npt.NDArray[np.int64], Floats]]) -> None:
+        """Keep the newest reference value of a batch holding none of the rule's own tag."""
+        found = slices.get(self.rule.reference_tag_id or -1)
+        if found is not None and len(found[1]):
+            self.last_ref = float(found[1][-1])
 
     def signal(self, ts: npt.NDArray[np.int64], values: Floats, good: SampleBatch) -> Signal:
         deviation = np.abs(values - self._reference(ts, good))

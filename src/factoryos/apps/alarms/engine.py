@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from factoryos.apps.alarms.conditions import Condition, condition_for
+from factoryos.apps.alarms.conditions import Condition, DeviationCondition, condition_for
 from factoryos.apps.alarms.debounce import Debouncer
 from factoryos.apps.alarms.errors import AlarmStateError, UnknownAlarmError
 from factoryos.apps.alarms.events import AlarmEvent, AlarmState, Priority
@@ -143,6 +143,9 @@ class AlarmEngine:
             found = slices.get(alarm.tag_id)
             if found is not None:
                 events += alarm.process(good, *found)
+            elif isinstance(alarm, _ValueAlarm) and isinstance(alarm.condition, DeviationCondition):
+                # The reference may arrive in batches of its own (another device, poll rate).
+                alarm.condition.remember(slices)
         return _by_time(events)
 
     def tick(self, now_ns: int) -> list[AlarmEvent]:

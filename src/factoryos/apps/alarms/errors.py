@@ -17,3 +17,7 @@ class UnknownAlarmError(AlarmError):
 
 class AlarmStateError(AlarmError):
     """An operator command is not allowed in the alarm's current state."""
+
+
+class AlarmsUnavailableError(AlarmError):
+    """The alarm processor is starting (restoring its history) or has stopped."""

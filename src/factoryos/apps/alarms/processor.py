@@ -30,7 +30,7 @@ import numpy as np
 
 from factoryos.apps.alarms.config import AlarmConfig, AlarmInfo
 from factoryos.apps.alarms.engine import AlarmEngine, AlarmStatus
-from factoryos.apps.alarms.errors import AlarmStateError
+from factoryos.apps.alarms.errors import AlarmStateError, AlarmsUnavailableError
 from factoryos.apps.alarms.events import AlarmEvent, AlarmState, EventKind
 from factoryos.bus.inprocess import InProcessBus, Overflow
 from factoryos.model.quality import Quality
@@ -90,7 +90,7 @@ class ProcessorStats:
 class _Pending:
     """History rows waiting to be stored; ``seq`` numbers every row ever queued."""
 
-    rows: deque[AlarmRecord] = field(default_factory=deque)
+    rows: deque[tuple[int, AlarmRecord]] = field(default_factory=deque)
     queued: int = 0
     stored: int = 0  # rows up to this sequence number are stored (or lost)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
@@ -155,6 +155,10 @@ class AlarmProcessor:
         self._notices: asyncio.Queue[AlarmNotice] = asyncio.Queue(NOTICE_QUEUE)
         self._dropping = False
         self._write_failing = False
+        self._losing_rows = False
+        self._losing_notices = False
+        #: Set once the history is restored; cleared again when the processor stops.
+        self.ready = asyncio.Event()
         # Held around each append: shutdown must not cancel one half-done (its rows would
         # be stored by the thread, yet stay queued and be stored again).
         self._write_lock = asyncio.Lock()
@@ -164,6 +168,7 @@ class AlarmProcessor:
     async def run(self, stop: asyncio.Event) -> None:
         """Restore, then process and tick until ``stop``; drain what is queued, store it."""
         await self._restore()
+        self.ready.set()
         workers = [asyncio.create_task(self._write_loop(), name="alarm-history")]
         if self._on_event is not None:
             workers.append(asyncio.create_task(self._notify_loop(), name="alarm-notify"))
@@ -172,6 +177,7 @@ class AlarmProcessor:
         try:
             await self._loop(stop)
         finally:
+            self.ready.clear()  # from here on commands are refused, not silently lost
             waker.cancel()
             self._sub.close()
             self._process(self._sub.take_all())
@@ -237,12 +243,14 @@ class AlarmProcessor:
             if len(p.rows) >= MAX_PENDING:
                 p.rows.popleft()
                 self.stats.lost_history_rows += 1
-                if self.stats.lost_history_rows == 1 or not self._write_failing:
-                    log.error("alarm history backlog full: the oldest events are lost")
-            p.rows.append(_record(event, actor, comment, until))
+                if not self._losing_rows:
+                    self._losing_rows = True
+                    log.error("alarm history backlog full: the oldest events are being lost")
             p.queued += 1
-            if self._on_event is not None:
-                self._notice(AlarmNotice(event, self.config.info[event.alarm], actor, comment))
+            p.rows.append((p.queued, _record(event, actor, comment, until)))
+            info = self.config.info[event.alarm]
+            if self._on_event is not None and info.notify:
+                self._notice(AlarmNotice(event, info, actor, comment))
         if events:
             p.ready.set()
         return p.queued
@@ -251,7 +259,14 @@ class AlarmProcessor:
         if self._notices.full():
             self._notices.get_nowait()
             self.stats.lost_notices += 1
-            log.warning("alarm notifier falls behind: the oldest notice was dropped")
+            if not self._losing_notices:
+                self._losing_notices = True
+                log.warning("alarm notifier falls behind: the oldest notices are dropped")
+        elif self._losing_notices and self._notices.qsize() < NOTICE_QUEUE // 2:
+            self._losing_notices = False
+            log.info(
+                "alarm notifier caught up (%d notices dropped in all)", self.stats.lost_notices
+            )
         self._notices.put_nowait(notice)
 
     async def _notify_loop(self) -> None:
@@ -291,10 +306,12 @@ class AlarmProcessor:
 
     async def _append_queued(self) -> bool:
         p = self._pending
-        rows = list(itertools.islice(p.rows, MAX_APPEND))
-        if not rows:
+        queued = list(itertools.islice(p.rows, MAX_APPEND))
+        if not queued:
             p.ready.clear()
             return True
+        rows = [row for _, row in queued]
+        last = queued[-1][0]
         try:
             await asyncio.to_thread(self.history.append, self.tenant_id, rows)
         except CatalogError as exc:
@@ -308,11 +325,16 @@ class AlarmProcessor:
                 self.stats.lost_history_rows,
             )
         self._write_failing = False
-        for _ in rows:
+        # Rows may have been dropped from the front while the append ran: remove by
+        # sequence number what was written, never a count of rows from the front.
+        while p.rows and p.rows[0][0] <= last:
             p.rows.popleft()
+        if self._losing_rows and len(p.rows) < MAX_PENDING // 2:
+            self._losing_rows = False
+            log.info("alarm history backlog drained (%d rows lost)", self.stats.lost_history_rows)
         self.stats.stored_rows += len(rows)
         async with p.written:
-            p.stored = p.queued - len(p.rows)
+            p.stored = last
             p.written.notify_all()
         if not p.rows:
             p.ready.clear()
@@ -349,6 +371,11 @@ class AlarmProcessor:
 
     # -- operator commands and status ----------------------------------------------------
 
+    def check_ready(self) -> None:
+        """Commands and the live list need the restored state of a running processor."""
+        if not self.ready.is_set():
+            raise AlarmsUnavailableError("alarms are starting or stopping; try again")
+
     async def _command(
         self, events: list[AlarmEvent], actor: str, comment: str | None, until: int | None = None
     ) -> None:
@@ -367,20 +394,24 @@ class AlarmProcessor:
         return events
 
     async def acknowledge(self, name: str, actor: str, comment: str | None = None) -> LiveStatus:
+        self.check_ready()
         events = self._engine.acknowledge(name, self._clock())
         await self._command(self._changed(events, name, "acknowledge"), actor, comment)
         return self.live(name)
 
     async def shelve(self, name: str, until_ns: int, actor: str, reason: str) -> LiveStatus:
+        self.check_ready()
         events = self._engine.shelve(name, until_ns, self._clock())
         await self._command(events, actor, reason, until_ns)
         return self.live(name)
 
     async def unshelve(self, name: str, actor: str, comment: str | None = None) -> LiveStatus:
+        self.check_ready()
         await self._command(self._engine.unshelve(name, self._clock()), actor, comment)
         return self.live(name)
 
     async def remove_from_service(self, name: str, actor: str, reason: str) -> LiveStatus:
+        self.check_ready()
         events = self._engine.remove_from_service(name, self._clock())
         await self._command(self._changed(events, name, "remove from service"), actor, reason)
         return self.live(name)
@@ -388,6 +419,7 @@ class AlarmProcessor:
     async def return_to_service(
         self, name: str, actor: str, comment: str | None = None
     ) -> LiveStatus:
+        self.check_ready()
         await self._command(self._engine.return_to_service(name, self._clock()), actor, comment)
         return self.live(name)
 
@@ -402,4 +434,5 @@ class AlarmProcessor:
         )
 
     def live_all(self) -> list[LiveStatus]:
+        self.check_ready()
         return [self.live(name) for name in self._engine.names]
