@@ -1,0 +1,1 @@
+"""Predictive maintenance: anomaly detection, remaining useful life, work orders."""
