@@ -3,7 +3,6 @@
 "use strict";
 
 (() => {
-  const KEY_STORE = "factoryos.apiKey"; // shared with the trend page: one sign-in per tab
   const POLL_MS = 1000;
   const MAX_POLL_DELAY_MS = 10000;
   const HISTORY_PAGE = 50;
@@ -14,30 +13,8 @@
   };
 
   const $ = (id) => document.getElementById(id);
-  const state = { key: null, operator: false, timer: null, failures: 0, before: null, known: "" };
+  const state = { operator: false, timer: null, failures: 0, before: null, known: "" };
   window.factoryos = { alarms: 0, polls: 0 }; // read by the browser test
-
-  class AuthError extends Error {}
-
-  async function api(path, body) {
-    const init = { headers: { Authorization: `Bearer ${state.key}` } };
-    if (body !== undefined) {
-      init.method = "POST";
-      init.headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(body);
-    }
-    const response = await fetch(path, init);
-    if (response.status === 401) throw new AuthError("The API key was rejected.");
-    const answer = await response.json().catch(() => ({}));
-    if (!response.ok) throw new Error(describe(answer.detail) || `HTTP ${response.status}`);
-    return answer;
-  }
-
-  function describe(detail) {
-    if (typeof detail === "string") return detail;
-    if (Array.isArray(detail)) return detail.map((d) => `${(d.loc || []).join(".")}: ${d.msg}`).join("; ");
-    return "";
-  }
 
   function el(tag, cls, text) {
     const node = document.createElement(tag);
@@ -55,39 +32,20 @@
     return Math.abs(v) >= 1000 ? String(Math.round(v * 100) / 100) : String(Number(v.toPrecision(6)));
   }
 
-  // -- sign in / out -------------------------------------------------------------------
+  // -- sign in / out: the page's part (session.js does the rest) --------------------------
 
-  async function signIn(key) {
-    state.key = key;
-    const me = await api("/api/me");
-    sessionStorage.setItem(KEY_STORE, key);
+  let session = null;
+  const api = (path, body) => session.json(path, { body });
+
+  async function showConsole(me) {
     state.operator = OPERATOR_ROLES.has(me.role);
-    $("who-tenant").textContent = me.tenant;
-    $("who-role").textContent = me.role;
-    $("who-key").textContent = me.key_name;
-    $("who").hidden = false;
-    $("login-view").hidden = true;
-    $("console-view").hidden = false;
     $("operator-tools").hidden = !state.operator;
     await poll();
     await loadHistory(false);
   }
 
-  function signOut(message) {
+  function stopPolling() {
     clearTimeout(state.timer);
-    sessionStorage.removeItem(KEY_STORE);
-    state.key = null;
-    $("who").hidden = true;
-    $("console-view").hidden = true;
-    $("login-view").hidden = false;
-    $("login-error").textContent = message || "";
-    $("api-key").value = "";
-    $("api-key").focus();
-  }
-
-  function onError(err, where) {
-    if (err instanceof AuthError) signOut(err.message);
-    else $(where).textContent = err.message;
   }
 
   // -- live list -----------------------------------------------------------------------
@@ -102,7 +60,7 @@
   // on samples, and a one-second poll of a small list is cheap and survives reconnects.
   async function poll() {
     clearTimeout(state.timer);
-    if (!state.key) return;
+    if (!session.key()) return;
     try {
       const list = await api("/api/alarms");
       renderAlarms(list.alarms);
@@ -110,7 +68,7 @@
       setPoll("live", "live");
       $("console-error").textContent = "";
     } catch (err) {
-      if (err instanceof AuthError) return signOut(err.message);
+      if (err instanceof session.AuthError) return session.signOut(err.message);
       state.failures++;
       setPoll("retrying", "down");
       $("console-error").textContent = err.message;
@@ -154,7 +112,7 @@
     try {
       await run();
     } catch (err) {
-      return onError(err, "console-error");
+      return session.fail(err, "console-error");
     }
     await poll();
     await loadHistory(false);
@@ -254,26 +212,20 @@
       $("history-more").hidden = page.next_before === null;
       $("history-error").textContent = "";
     } catch (err) {
-      onError(err, "history-error");
+      session.fail(err, "history-error");
     }
   }
 
   // -- wiring --------------------------------------------------------------------------
 
   document.addEventListener("DOMContentLoaded", () => {
-    $("login-form").addEventListener("submit", (event) => {
-      event.preventDefault();
-      $("login-error").textContent = "";
-      signIn($("api-key").value.trim()).catch((err) => signOut(err.message));
-    });
-    $("logout").addEventListener("click", () => signOut(""));
     $("history-filter").addEventListener("submit", (event) => {
       event.preventDefault();
       loadHistory(false);
     });
     $("history-more").addEventListener("click", () => loadHistory(true));
-    const saved = sessionStorage.getItem(KEY_STORE);
-    if (saved) signIn(saved).catch((err) => signOut(err.message));
-    else signOut("");
+    session = FactoryOSSession.start({
+      view: "console-view", onSignIn: showConsole, onSignOut: stopPolling,
+    });
   });
 })();

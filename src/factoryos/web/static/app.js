@@ -3,7 +3,6 @@
 "use strict";
 
 (() => {
-  const KEY_STORE = "factoryos.apiKey";
   const WINDOW_MS = 60 * 60 * 1000; // the chart shows the last hour
   const MAX_POINTS = 20000; // bound the browser's memory on fast tags
   const MAX_RETRY_DELAY_MS = 10000;
@@ -12,57 +11,17 @@
 
   const $ = (id) => document.getElementById(id);
   const state = {
-    key: null, tag: null, points: [], chart: null, ws: null, retry: 0, timer: null, drawPending: false,
+    tag: null, points: [], chart: null, ws: null, retry: 0, timer: null, drawPending: false,
   };
   // Read by the browser test and handy in the console.
   window.factoryos = { points: 0, tag: null };
 
-  class AuthError extends Error {}
+  // -- sign in / out: the page's part (session.js does the rest) --------------------------
 
-  async function api(path) {
-    const response = await fetch(path, { headers: { Authorization: `Bearer ${state.key}` } });
-    if (response.status === 401) throw new AuthError("The API key was rejected.");
-    const body = await response.json().catch(() => ({}));
-    if (!response.ok) throw new Error(describe(body.detail) || `HTTP ${response.status}`);
-    return body;
-  }
+  let session = null;
 
-  function describe(detail) {
-    if (typeof detail === "string") return detail;
-    if (Array.isArray(detail)) return detail.map((d) => `${(d.loc || []).join(".")}: ${d.msg}`).join("; ");
-    return "";
-  }
-
-  // -- sign in / out -------------------------------------------------------------------
-
-  async function signIn(key) {
-    state.key = key;
-    const me = await api("/api/me");
-    sessionStorage.setItem(KEY_STORE, key);
-    $("who-tenant").textContent = me.tenant;
-    $("who-role").textContent = me.role;
-    $("who-key").textContent = me.key_name;
-    $("who").hidden = false;
-    $("login-view").hidden = true;
-    $("app-view").hidden = false;
-    renderTree(await api("/api/assets"));
-  }
-
-  function signOut(message) {
-    closeLive();
-    sessionStorage.removeItem(KEY_STORE);
-    state.key = null;
-    $("who").hidden = true;
-    $("app-view").hidden = true;
-    $("login-view").hidden = false;
-    $("login-error").textContent = message || "";
-    $("api-key").value = "";
-    $("api-key").focus();
-  }
-
-  function onError(err, where) {
-    if (err instanceof AuthError) signOut(err.message);
-    else $(where).textContent = err.message;
+  async function showPage() {
+    renderTree(await session.json("/api/assets"));
   }
 
   // -- asset tree ----------------------------------------------------------------------
@@ -206,11 +165,11 @@
       const end = new Date();
       const start = new Date(end.getTime() - WINDOW_MS);
       const q = new URLSearchParams({ tag: tag.path, start: start.toISOString(), end: end.toISOString() });
-      const raw = await api(`/api/history/raw?${q}`);
+      const raw = await session.json(`/api/history/raw?${q}`);
       if (state.tag !== tag) return;
       addPoints(raw.ts.map((ts, i) => ({ t: Date.parse(ts), v: raw.value[i], q: raw.quality[i] })));
     } catch (err) {
-      onError(err, "tag-error");
+      session.fail(err, "tag-error");
     }
     if (state.tag === tag) openLive(tag);
   }
@@ -228,7 +187,7 @@
     const ws = new WebSocket(`${scheme}://${location.host}/api/live`);
     state.ws = ws;
     setLive("connecting", "");
-    ws.onopen = () => ws.send(JSON.stringify({ token: state.key, tags: [tag.path] }));
+    ws.onopen = () => ws.send(JSON.stringify({ token: session.key(), tags: [tag.path] }));
     ws.onmessage = (event) => {
       const message = JSON.parse(event.data);
       if (!Array.isArray(message)) {
@@ -242,7 +201,7 @@
     ws.onclose = (event) => {
       if (state.ws !== ws) return; // replaced by a newer stream
       state.ws = null;
-      if (event.code === 4401) return signOut("The API key was rejected.");
+      if (event.code === 4401) return session.signOut("The API key was rejected.");
       if (event.code === 4404 || event.code === 4400) {
         setLive("stopped", "down");
         $("tag-error").textContent = event.reason;
@@ -265,15 +224,7 @@
   // -- wiring ----------------------------------------------------------------------------
 
   document.addEventListener("DOMContentLoaded", () => {
-    $("login-form").addEventListener("submit", (event) => {
-      event.preventDefault();
-      $("login-error").textContent = "";
-      signIn($("api-key").value.trim()).catch((err) => signOut(err.message));
-    });
-    $("logout").addEventListener("click", () => signOut(""));
     $("tree-filter").addEventListener("input", (event) => filterTree(event.target.value));
-    const saved = sessionStorage.getItem(KEY_STORE);
-    if (saved) signIn(saved).catch((err) => signOut(err.message));
-    else signOut("");
+    session = FactoryOSSession.start({ view: "app-view", onSignIn: showPage, onSignOut: closeLive });
   });
 })();

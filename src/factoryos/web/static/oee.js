@@ -3,29 +3,15 @@
 "use strict";
 
 (() => {
-  const KEY_STORE = "factoryos.apiKey"; // shared with the tag browser: one sign-in per tab
   const DAY_MS = 86400000;
   const $ = (id) => document.getElementById(id);
   const MAX_STOPS = 30; // the newest stops shown for reason entry
-  const state = { key: null, setup: null, charts: {}, role: null };
+  const state = { setup: null, charts: {}, role: null };
   // Read by the browser test and handy in the console.
   window.factoryosOee = { loaded: false, line: null, oee: null };
 
-  class AuthError extends Error {}
-
-  async function api(path, params, body) {
-    const url = params ? `${path}?${new URLSearchParams(params)}` : path;
-    const headers = { Authorization: `Bearer ${state.key}` };
-    const init = body ? { method: "POST", headers: { ...headers, "Content-Type": "application/json" }, body: JSON.stringify(body) } : { headers };
-    const response = await fetch(url, init);
-    if (response.status === 401) throw new AuthError("The API key was rejected.");
-    if (!response.ok) {
-      const body = await response.json().catch(() => ({}));
-      throw new Error(typeof body.detail === "string" ? body.detail : `HTTP ${response.status}`);
-    }
-    return response;
-  }
-  const json = async (path, params) => (await api(path, params)).json();
+  let session = null;
+  const json = (path, params) => session.json(path, { params });
 
   const pct = (kpi) => (kpi && kpi.value !== null ? `${(kpi.value * 100).toFixed(1)} %` : "–");
   const hours = (s) => `${(s / 3600).toFixed(1)} h`;
@@ -75,7 +61,7 @@
       if (!select.value) return;
       select.disabled = true;
       try {
-        await api("/api/oee/reasons", null, { equipment: stop.equipment, stop_start: stop.start, code: Number(select.value) });
+        await session.json("/api/oee/reasons", { body: { equipment: stop.equipment, stop_start: stop.start, code: Number(select.value) } });
         await load();
       } catch (err) {
         $("board-error").textContent = err.message;
@@ -156,14 +142,13 @@
       stopsTable(losses.stops);
       window.factoryosOee = { loaded: true, line, oee: lineOee.oee.oee.value, pareto: losses.by_reason.length };
     } catch (err) {
-      if (err instanceof AuthError) return signOut(err.message);
-      $("board-error").textContent = err.message;
+      session.fail(err, "board-error");
     }
   }
 
   async function download(format) {
     try {
-      const response = await api("/api/oee/report", { ...span(), format });
+      const response = await session.request("/api/oee/report", { params: { ...span(), format } });
       const name = /filename="([^"]+)"/.exec(response.headers.get("content-disposition") || "");
       const link = document.createElement("a");
       link.href = URL.createObjectURL(await response.blob());
@@ -175,40 +160,13 @@
     }
   }
 
-  async function signIn(key) {
-    state.key = key;
-    const me = await json("/api/me");
+  async function showBoard(me) {
     state.role = me.role;
-    $("who-tenant").textContent = me.tenant;
-    $("who-role").textContent = me.role;
-    $("who-key").textContent = me.key_name;
-    $("who").hidden = false;
     state.setup = await json("/api/oee/setup");
-    sessionStorage.setItem(KEY_STORE, key);
     $("line").replaceChildren(...state.setup.lines.map((l) => new Option(l.line, l.line)));
-    $("login-view").hidden = true;
-    $("board").hidden = false;
     await load();
   }
 
-  function signOut(message) {
-    sessionStorage.removeItem(KEY_STORE);
-    state.key = null;
-    $("who").hidden = true;
-    $("board").hidden = true;
-    $("login-view").hidden = false;
-    $("login-error").textContent = message || "";
-  }
-
-  $("login-form").addEventListener("submit", async (event) => {
-    event.preventDefault();
-    try {
-      await signIn($("api-key").value.trim());
-    } catch (err) {
-      signOut(err.message);
-    }
-  });
-  $("logout").addEventListener("click", () => signOut(""));
   $("line").addEventListener("change", load);
   $("range").addEventListener("change", load);
   for (const button of document.querySelectorAll(".download")) {
@@ -216,7 +174,5 @@
   }
   window.addEventListener("resize", () => Object.values(state.charts).forEach((c) => c.resize()));
 
-  const saved = sessionStorage.getItem(KEY_STORE);
-  if (saved) signIn(saved).catch((err) => signOut(err.message));
-  else signOut("");
+  session = FactoryOSSession.start({ view: "board", onSignIn: showBoard });
 })();
