@@ -26,3 +26,8 @@ def split(path: str) -> list[str]:
     if bad:
         raise ValueError(f"invalid Unified Namespace path {path!r}: {SEGMENT_RULE}")
     return segments
+
+
+def tag_path(equipment: str, name: str) -> str:
+    """A tag named relative to its equipment (``power_kw``), or already a full path."""
+    return name if "/" in name else f"{equipment}/{name}"

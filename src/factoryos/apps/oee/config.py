@@ -35,6 +35,7 @@ from factoryos.apps.reports import ReportConfigs
 from factoryos.model.appsfile import AppsFile
 from factoryos.model.errors import AppsFileError
 from factoryos.model.site import SiteFile
+from factoryos.model.uns import tag_path
 from factoryos.model.yamlfile import Path_
 
 SECTION = "oee"
@@ -172,11 +173,6 @@ class OeeSection(_Section):
     @property
     def preset(self) -> Taxonomy:
         return PRESETS[self.taxonomy]
-
-
-def tag_path(equipment: str, name: str) -> str:
-    """A tag named relative to its equipment, or already a full path."""
-    return name if "/" in name else f"{equipment}/{name}"
 
 
 def _tag_names(spec: EquipmentSpec) -> list[tuple[Path_, str]]:

@@ -12,7 +12,7 @@ from datetime import date, datetime, time, timedelta
 import numpy as np
 
 from factoryos.apps.oee.calendar import CalendarWindows, ShiftWindow, calendar_windows
-from factoryos.apps.oee.config import EquipmentSpec, OeeSection, tag_path
+from factoryos.apps.oee.config import EquipmentSpec, OeeSection
 from factoryos.apps.oee.errors import InvalidInputError
 from factoryos.apps.oee.evaluate import (
     EquipmentData,
@@ -30,6 +30,7 @@ from factoryos.apps.oee.reasons import LossClass, OperatorEntry
 from factoryos.apps.oee.stops import Stop
 from factoryos.apps.oee.trend import TrendRow, trend
 from factoryos.model.quality import Quality
+from factoryos.model.uns import tag_path
 from factoryos.store.backend import TimeSeriesStore
 
 NS_PER_S = 1_000_000_000
