@@ -248,9 +248,9 @@ def test_db_upgrade_migrates_the_catalog_and_is_repeatable(tmp_path: Path) -> No
     for _ in range(2):
         result = runner.invoke(app, ["db", "upgrade", "--data-dir", str(tmp_path)])
         assert result.exit_code == 0, result.output
-        assert "catalog at revision 0005_downtime_reasons" in result.output
+        assert "catalog at revision 0007_model_registry" in result.output
     current = runner.invoke(app, ["db", "current", "--data-dir", str(tmp_path)])
-    assert "current 0005_downtime_reasons, newest 0005_downtime_reasons" in current.output
+    assert "current 0007_model_registry, newest 0007_model_registry" in current.output
 
 
 def test_serve_refuses_to_start_without_a_strong_secret_key(tmp_path: Path) -> None:

@@ -468,6 +468,56 @@ def bench_alarms(
         out.print(format_alarm_table(result))
 
 
+@bench_app.command("cmapss")
+def bench_cmapss(
+    data: Annotated[Path, typer.Option(help="Folder of train_/test_/RUL_FD00X, .txt or .txt.gz.")],
+    subset: Annotated[str, typer.Option(help="FD001 … FD004.")] = "FD001",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Remaining useful life on NASA C-MAPSS, the standard protocol: train on train_FD00X,
+    score the last cycle of each test unit against RUL_FD00X (RMSE, PHM08 score)."""
+    from factoryos.bench.cmapss import format_cmapss_table, run_cmapss
+
+    result = run_cmapss(data, subset, progress=not as_json)
+    if as_json:
+        sys.stdout.write(json.dumps(result) + "\n")
+    else:
+        out.print(format_cmapss_table(result))
+
+
+@bench_app.command("skab")
+def bench_skab(
+    data: Annotated[Path, typer.Option(help="SKAB data folder (all but anomaly-free is scored).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Anomaly detection on SKAB, the outlier protocol: fit on each file's first 400 rows,
+    detect on the rest; point-wise F1, FAR and MAR over all scored rows together."""
+    from factoryos.bench.skab import format_skab_table, run_skab
+
+    result = run_skab(data, progress=not as_json)
+    if as_json:
+        sys.stdout.write(json.dumps(result) + "\n")
+    else:
+        out.print(format_skab_table(result))
+
+
+@bench_app.command("maintenance-sim")
+def bench_maintenance_sim(
+    weeks: Annotated[int, typer.Option(help="Simulated weeks with injected faults.", min=1)] = 4,
+    seed: Annotated[int, typer.Option(help="Seed of the simulator and the fault plan.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Anomaly warnings on the virtual factory: lead time before each injected failure and
+    false alarms per machine-week, with the platform's live anomaly path."""
+    from factoryos.bench.maintenance_sim import format_sim_table, run_sim_bench
+
+    result = run_sim_bench(weeks, seed, progress=not as_json)
+    if as_json:
+        sys.stdout.write(json.dumps(result) + "\n")
+    else:
+        out.print(format_sim_table(result))
+
+
 @bench_app.command("e2e")
 def bench_e2e(
     seconds: Annotated[float, typer.Option(help="Sustain the load this long.", min=5)] = 60.0,

@@ -62,6 +62,8 @@ GOOD = {
     "key_id": "999999",
     "user_id": "999999",
     "name": "no-such-alarm",
+    "order_id": "999999",
+    "version": "1",
 }
 """A valid value for each required parameter, so the hostile one reaches the query (ids
 that exist nowhere: a walk must not revoke the key it calls with)."""
@@ -87,6 +89,31 @@ GOOD_BODIES: dict[str, Any] = {
         "code": 1,
         "comment": "belt",
     },
+    "POST /api/maintenance/workorders": {
+        "equipment": "plant1/machining/line1/cell1/cnc-01",
+        "title": "replace filter",
+        "suggested_action": "swap it",
+        "due": "2099-01-01T00:00:00Z",
+        "evidence": "pressure drop",
+    },
+    "POST /api/maintenance/workorders/{order_id}/assign": {
+        "version": 1,
+        "assignee": "maria",
+        "window_start": "2098-12-30T06:00:00Z",
+        "window_end": "2098-12-30T10:00:00Z",
+        "comment": "c",
+    },
+    "POST /api/maintenance/workorders/{order_id}/start": {"version": 1, "comment": "c"},
+    "POST /api/maintenance/workorders/{order_id}/close": {
+        "version": 1,
+        "failure_code": "BRD",
+        "cause": "clogged",
+        "comment": "c",
+    },
+    "POST /api/maintenance/workorders/{order_id}/cancel": {"version": 1, "reason": "dup"},
+    "POST /api/maintenance/models/train": {"equipment": POWER, "start": "2024-05-01T12:00:00Z"},
+    "POST /api/maintenance/models/promote": {"name": "anomaly/x", "version": 1},
+    "POST /api/maintenance/models/rollback": {"name": "anomaly/x"},
 }
 """A valid body for each operation that takes one; its string fields get the payloads."""
 LOOKUPS = {"tag", "path", "prefix"}

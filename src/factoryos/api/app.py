@@ -23,11 +23,13 @@ from factoryos.api.routes import (
     history,
     keys,
     live,
+    maintenance,
     metrics,
     oee,
     resample,
     sites,
     users,
+    workorders,
     writes,
 )
 from factoryos.api.services import Services
@@ -85,6 +87,8 @@ def create_app(services: Services, *, metrics_registry: CollectorRegistry | None
         live,
         oee,
         alarms,
+        maintenance,
+        workorders,
     )
     for module in (*modules, writes, metrics):
         app.include_router(module.router, responses=GATE_RESPONSES)

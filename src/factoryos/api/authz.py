@@ -92,4 +92,22 @@ RULES: dict[tuple[str, str], Access] = {
     ("POST", "/api/alarms/{name}/out-of-service"): Role.OPERATOR,
     ("POST", "/api/alarms/{name}/return-to-service"): Role.OPERATOR,
     ("GET", "/alarms"): PUBLIC,  # the console's page shell (no data: it calls the API)
+    # predictive maintenance (apps/maintenance): engineers train and choose models
+    ("GET", "/api/maintenance/health"): Role.VIEWER,
+    ("GET", "/api/maintenance/models"): Role.VIEWER,
+    ("GET", "/api/maintenance/models/promotions"): Role.VIEWER,
+    ("GET", "/api/maintenance/models/artifact"): Role.ENGINEER,
+    ("POST", "/api/maintenance/models/train"): Role.ENGINEER,
+    ("POST", "/api/maintenance/models/promote"): Role.ENGINEER,
+    ("POST", "/api/maintenance/models/rollback"): Role.ENGINEER,
+    ("GET", "/api/maintenance/workorders"): Role.VIEWER,
+    ("GET", "/api/maintenance/workorders/{order_id}"): Role.VIEWER,
+    ("POST", "/api/maintenance/workorders"): Role.ENGINEER,
+    ("POST", "/api/maintenance/workorders/{order_id}/assign"): Role.ENGINEER,
+    ("POST", "/api/maintenance/workorders/{order_id}/start"): Role.OPERATOR,
+    ("POST", "/api/maintenance/workorders/{order_id}/close"): Role.ENGINEER,
+    ("POST", "/api/maintenance/workorders/{order_id}/cancel"): Role.ENGINEER,
+    ("GET", "/api/maintenance/failure-codes"): Role.VIEWER,
+    ("GET", "/api/maintenance/windows"): Role.VIEWER,
+    ("GET", "/maintenance"): PUBLIC,  # the page shell (no data: it calls the API)
 }

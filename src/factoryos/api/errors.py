@@ -7,6 +7,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from factoryos.apps.alarms.errors import AlarmsUnavailableError
+from factoryos.apps.maintenance.errors import MaintenanceError
+from factoryos.apps.maintenance.service import UnknownEquipmentError
 from factoryos.apps.oee.errors import CounterError, OeeError
 from factoryos.apps.oee.errors import InvalidInputError as OeeInputError
 from factoryos.bus.errors import BusClosedError
@@ -35,6 +37,10 @@ _STATUS: tuple[tuple[type[FactoryOSError], int], ...] = (
     # OEE: a bad range is the client's; counters or cycle times that cannot be right are
     # the plant data's (409: the request was fine, the data cannot answer it).
     (AlarmsUnavailableError, 503),
+    # Maintenance: an equipment nobody watches is not found; data that cannot train a model
+    # (too few rows, constant signals) is the plant data's, as with OEE.
+    (UnknownEquipmentError, 404),
+    (MaintenanceError, 409),
     (CounterError, 409),
     (OeeInputError, 400),
     (OeeError, 409),

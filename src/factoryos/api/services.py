@@ -5,6 +5,7 @@ from typing import Protocol
 
 from factoryos.api.tokens import TokenIssuer
 from factoryos.apps.alarms.processor import AlarmProcessor
+from factoryos.apps.maintenance.service import MaintenanceApp
 from factoryos.apps.oee.service import OeeService
 from factoryos.bus.inprocess import InProcessBus
 from factoryos.store.backend import TimeSeriesStore
@@ -41,6 +42,8 @@ class Services:
     """OEE, when the apps file has an ``oee:`` section."""
     alarms: AlarmProcessor | None = None
     """The live alarms, when the apps file has an ``alarms:`` section."""
+    maintenance: MaintenanceApp | None = None
+    """Predictive maintenance, when the apps file has a ``maintenance:`` section."""
 
     @property
     def users(self) -> Users:

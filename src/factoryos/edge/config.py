@@ -12,6 +12,9 @@
       kind: nats
       url: nats://platform:4222
       stream: FACTORYOS_INGEST
+    inference:                     # optional: platform-trained models scored here
+      - model: models/cnc-01.onnx
+        score_tag: demo/machining/line1/cell1/cnc-01/anomaly_score
 
 or, for MQTT Sparkplug B::
 
@@ -98,6 +101,15 @@ class SparkplugUplinkConfig(_Strict):
     max_metrics_per_payload: int = Field(default=5000, ge=1, le=100_000)
 
 
+class InferenceConfig(_Strict):
+    """A platform-trained model the gateway runs (docs/edge.md, "Inference at the edge")."""
+
+    model: Path
+    """An ONNX file exported from the platform's model registry."""
+    score_tag: str = Field(min_length=1, max_length=400)
+    """The UNS path of the site tag (without an address) the scores are published to."""
+
+
 UplinkConfig = Annotated[NatsUplinkConfig | SparkplugUplinkConfig, Field(discriminator="kind")]
 
 
@@ -110,6 +122,8 @@ class GatewayConfig(_Strict):
     """Most outbox records read per round of the sender."""
     drain_timeout_s: float = Field(default=5.0, ge=0, le=600)
     """On stop, how long the sender keeps delivering before leaving the rest on disk."""
+    inference: list[InferenceConfig] = Field(default_factory=list, max_length=1000)
+    """Models scored on the gateway's own samples; their scores travel like samples."""
 
 
 def load_gateway_config(path: str | Path) -> GatewayConfig:
@@ -133,6 +147,7 @@ def load_gateway_config(path: str | Path) -> GatewayConfig:
     base = p.resolve().parent
     outbox = config.outbox.model_copy(update={"path": base / config.outbox.path})
     update: dict[str, object] = {"site_file": base / config.site_file, "outbox": outbox}
+    update["inference"] = [m.model_copy(update={"model": base / m.model}) for m in config.inference]
     uplink = config.uplink
     if isinstance(uplink, SparkplugUplinkConfig):
         update["uplink"] = uplink.model_copy(update=_relative_paths(uplink, base))

@@ -22,7 +22,7 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -32,7 +32,8 @@ from factoryos.bus.codec import BatchDecodeError, decode_batch, encode_batch, in
 from factoryos.connect.polling import run_all
 from factoryos.connect.registry import build_drivers
 from factoryos.edge.config import GatewayConfig, SparkplugUplinkConfig, load_gateway_config
-from factoryos.edge.errors import OutboxError, UplinkError
+from factoryos.edge.errors import GatewayConfigError, OutboxError, UplinkError
+from factoryos.edge.inference import ModelFileError, ScoringPublisher, StreamScorer, load_models
 from factoryos.edge.outbox import Outbox
 from factoryos.edge.uplink_nats import NatsUplink
 from factoryos.edge.uplink_sparkplug import SparkplugUplink
@@ -238,6 +239,7 @@ async def run_gateway(
     """Poll the site file's devices and forward their samples until ``stop`` is set."""
     site = load_site(config.site_file)
     tag_ids = edge_tag_ids(site)
+    scorer = _scorer(config, tag_ids)  # a bad model file stops the start, before any I/O
     drivers = build_drivers(site, tag_ids).running
     connected = [tag_ids[r.path] for r in site.tags() if r.tag.protocol and r.equipment.device]
     uplink, where = build_uplink(config, site, tag_ids)
@@ -253,11 +255,15 @@ async def run_gateway(
         max_backoff_s=config.uplink.max_backoff_s,
         drain_timeout_s=config.drain_timeout_s,
     )
+    publisher: Callable[[SampleBatch], Awaitable[None]] = gateway.publish
+    if scorer is not None:
+        score_tags = {str(m.model): tag_ids[m.score_tag] for m in config.inference}
+        publisher = ScoringPublisher(gateway.publish, scorer, score_tags)
     try:
         await gateway.mark_restart_gap(connected)
         log.info("gateway %s: %d devices, uplink %s", config.gateway, len(drivers), where)
         tasks = [
-            asyncio.create_task(run_all(drivers, gateway.publish, stop, clock)),
+            asyncio.create_task(run_all(drivers, publisher, stop, clock)),
             asyncio.create_task(gateway.run_sender(stop)),
         ]
         try:
@@ -269,6 +275,18 @@ async def run_gateway(
         await uplink.close()
         await outbox.close()
     return gateway.stats
+
+
+def _scorer(config: GatewayConfig, tag_ids: Mapping[str, int]) -> StreamScorer | None:
+    if not config.inference:
+        return None
+    unknown = [m.score_tag for m in config.inference if m.score_tag not in tag_ids]
+    if unknown:
+        raise GatewayConfigError(f"inference: score tags not in the site: {', '.join(unknown)}")
+    try:
+        return load_models([m.model for m in config.inference], tag_ids)
+    except ModelFileError as exc:
+        raise GatewayConfigError(f"inference: {exc}") from exc
 
 
 def build_uplink(

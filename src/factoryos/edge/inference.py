@@ -17,8 +17,9 @@ looks normal.
 
 import json
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -201,3 +202,54 @@ class StreamScorer:
             value, contrib = model.run(window[np.newaxis])
             scores.append(Score(model.name, ts, float(value[0]), contrib[0], model.signals))
         return scores
+
+
+class ScoringPublisher:
+    """Publishes each batch, then the scores it gave rise to, as samples of score tags.
+
+    A score is a sample of its model's score tag at the scored row's time: GOOD with the
+    score, or BAD with NaN for a window with a gap. Scores travel the same way as the
+    samples they came from (outbox, uplink), so the platform stores and shows them as any tag.
+    """
+
+    def __init__(
+        self,
+        publish: Callable[[SampleBatch], Awaitable[None]],
+        scorer: StreamScorer,
+        score_tags: Mapping[str, int],
+    ) -> None:
+        missing = [m.name for m in scorer.models if m.name not in score_tags]
+        if missing:
+            raise ModelFileError(f"no score tag for {', '.join(missing)}")
+        self._publish = publish
+        self._scorer = scorer
+        self._score_tags = dict(score_tags)
+
+    async def __call__(self, batch: SampleBatch) -> None:
+        await self._publish(batch)
+        scores = self._scorer.feed(batch)
+        if scores:
+            await self._publish(score_batch(scores, self._score_tags))
+
+
+def score_batch(scores: Sequence[Score], score_tags: Mapping[str, int]) -> SampleBatch:
+    """The samples of ``scores`` on their models' score tags."""
+    good = [bool(np.isfinite(s.value)) for s in scores]
+    return SampleBatch.build(
+        [score_tags[s.model] for s in scores],
+        [s.ts for s in scores],
+        [s.value for s in scores],
+        [Quality.GOOD if g else Quality.BAD for g in good],
+    )
+
+
+def load_models(files: Sequence[Path], tag_ids: Mapping[str, int]) -> StreamScorer:
+    """A scorer for model files; every problem names its file."""
+    models = []
+    for path in files:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ModelFileError(f"{path}: cannot read: {exc.strerror}") from exc
+        models.append(OnnxModel(data, str(path)))
+    return StreamScorer(models, tag_ids)

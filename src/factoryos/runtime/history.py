@@ -47,7 +47,9 @@ def record_history(
     device_of = {
         ref.path: ref.equipment.device
         for ref in factory.site.tags()
-        if ref.equipment.device is not None and ref.equipment.simulate is not None
+        if ref.equipment.device is not None
+        and ref.equipment.simulate is not None
+        and ref.tag.protocol is not None  # tags without an address are the platform's own
     }
     every = _poll_every(factory, device_of)
     paths = list(device_of)

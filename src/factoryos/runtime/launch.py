@@ -44,12 +44,26 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
 
 
 HISTORY_STEP_S = 10.0  # coarser than live polling: a day of history in seconds
+LIVE_STEP_S = 1.0  # the demo devices' poll interval
+LIVE_RATE_HOURS = 3.0  # history at the live poll rate: the demo's anomaly training window
 
 
-def _history(platform: Platform, seed: int, hours: float) -> None:
-    start = time.time_ns() - round(hours * 3600e9)
-    factory = VirtualFactory(platform.site, seed=seed, start_ns=start, step_s=HISTORY_STEP_S)
-    record_history(factory, platform.store, platform.tag_ids, round(hours * 3600 / HISTORY_STEP_S))
+def _history(platform: Platform, seed: int, hours: float, now_ns: int) -> int:
+    """Store ``hours`` of simulated history up to ``now_ns``: the last LIVE_RATE_HOURS at
+    the live poll rate (what anomaly models train on: their rows are polls), the rest at
+    HISTORY_STEP_S. The two parts are two simulator runs, so the machines' states restart
+    where they meet. Answers where the live-rate part starts."""
+    live = min(hours, LIVE_RATE_HOURS)
+    live_start = now_ns - round(live * 3600e9)
+    coarse = hours - live
+    if coarse > 0:
+        start = live_start - round(coarse * 3600e9)
+        factory = VirtualFactory(platform.site, seed=seed, start_ns=start, step_s=HISTORY_STEP_S)
+        steps = round(coarse * 3600 / HISTORY_STEP_S)
+        record_history(factory, platform.store, platform.tag_ids, steps)
+    factory = VirtualFactory(platform.site, seed=seed + 1, start_ns=live_start, step_s=LIVE_STEP_S)
+    record_history(factory, platform.store, platform.tag_ids, round(live * 3600 / LIVE_STEP_S))
+    return live_start
 
 
 async def run_platform(
@@ -87,7 +101,15 @@ async def run_platform(
         key = platform.admin_key("demo-admin" if simulate else "serve-admin")
         if simulate and history_hours > 0 and platform.store.count() == 0:
             step(f"storing {history_hours:g} simulated hours of history (once, on a new store)")
-            await asyncio.to_thread(_history, platform, seed, history_hours)
+            now = time.time_ns()
+            start = await asyncio.to_thread(_history, platform, seed, history_hours, now)
+            if platform.maintenance_app is not None:
+                step("training an anomaly model per watched machine on that history")
+                trained = await asyncio.to_thread(
+                    platform.maintenance_app.train_missing, start, now, "demo"
+                )
+                for equipment, outcome in trained.items():
+                    step(f"  {equipment}: {outcome}")
         if sim is not None:
             step(f"starting the virtual factory ({len(site.devices)} Modbus devices)")
             await sim.start_all()

@@ -19,6 +19,9 @@ from factoryos.api.tokens import TokenIssuer
 from factoryos.apps.alarms.config import AlarmConfig, alarm_config
 from factoryos.apps.alarms.notifying import notify_alarms
 from factoryos.apps.alarms.processor import AlarmProcessor, OnEvent
+from factoryos.apps.maintenance.config import MaintenanceSection
+from factoryos.apps.maintenance.config import load_section as load_maintenance
+from factoryos.apps.maintenance.service import MaintenanceApp
 from factoryos.apps.notify import Notifier
 from factoryos.apps.notify.settings import NotifySettings, load_notify
 from factoryos.apps.oee.config import OeeSection, load_section
@@ -43,7 +46,7 @@ from factoryos.store.retention import policy_of_site
 
 log = logging.getLogger(__name__)
 
-APP_SECTIONS = {"alarms", "oee", "notify"}
+APP_SECTIONS = {"alarms", "oee", "notify", "maintenance"}
 """The apps-file sections the platform reads; any other is refused as a misspelling."""
 
 
@@ -92,13 +95,16 @@ class Platform:
     alarms: AlarmConfig | None = field(init=False)
     oee: OeeSection | None = field(init=False)
     notify: NotifySettings | None = field(init=False)
+    maintenance: MaintenanceSection | None = field(init=False)
+    maintenance_app: MaintenanceApp | None = field(init=False)
 
     def __post_init__(self) -> None:
         apps = self._apps()
-        self.oee, self.notify = None, None
+        self.oee, self.notify, self.maintenance = None, None, None
         if apps is not None:  # everything the file says is checked before anything opens
             self.oee = load_section(apps, self.site)
             self.notify = load_notify(apps)
+            self.maintenance = load_maintenance(apps, self.site)
             if self.oee is not None:
                 channels = None if self.notify is None else self.notify.targets.keys()
                 check_report_channels(apps, self.oee, channels)
@@ -113,6 +119,7 @@ class Platform:
             raise
         self.store = open_store(self.store_url or str(self.data_dir / "timeseries.duckdb"))
         self.bus = InProcessBus()
+        self.maintenance_app = self._maintenance_app()
 
     def _apps(self) -> AppsFile | None:
         """The apps file, parsed and its section names checked (before anything runs)."""
@@ -132,6 +139,19 @@ class Platform:
         if on_event is None and notifier is not None:
             on_event = notify_alarms(notifier)
         return AlarmProcessor(self.alarms, self.bus, history, tenant_id, on_event=on_event)
+
+    def _maintenance_app(self) -> MaintenanceApp | None:
+        """Subscribes to the bus at once, before any driver publishes."""
+        if self.maintenance is None:
+            return None
+        return MaintenanceApp(
+            self.maintenance,
+            self.catalog,
+            self.store,
+            self.bus,
+            self.tag_ids,
+            self.site.site.tenant,
+        )
 
     def _apps_tasks(self, notifier: Notifier | None) -> tuple[OeeApp | None, dict[str, Task]]:
         """OEE for the API, and the scheduled reports to run."""
@@ -192,6 +212,9 @@ class Platform:
         notifier = None if self.notify is None else Notifier(self.notify)
         alarms = self._alarm_processor(notifier)
         oee, app_tasks = self._apps_tasks(notifier)
+        maintenance = self.maintenance_app
+        if maintenance is not None:
+            app_tasks["maintenance"] = maintenance.run
         services = Services(
             self.catalog,
             self.store,
@@ -200,6 +223,7 @@ class Platform:
             tokens=tokens,
             alarms=alarms,
             oee=oee,
+            maintenance=maintenance,
         )
         ingestor = Ingestor(self.store, self.bus)
         retention = RetentionJob(

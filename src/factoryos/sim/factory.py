@@ -78,6 +78,8 @@ class VirtualFactory:
             if model is None:
                 continue
             if ref.tag.sim_signal not in model.signal_names:
+                if ref.tag.protocol is None:
+                    continue  # computed by the platform (an anomaly score), not by the machine
                 raise SimConfigError(
                     f"tag {ref.path}: signal {ref.tag.sim_signal!r} is not simulated; "
                     f"{type(model).__name__} provides {', '.join(model.signal_names)}"

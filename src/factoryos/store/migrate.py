@@ -40,6 +40,8 @@ LATER_TABLES: tuple[tuple[str, frozenset[str]], ...] = (
     ("0003_users", frozenset({"users", "refresh_tokens"})),
     ("0004_alarm_history", frozenset({"alarm_history"})),
     ("0005_downtime_reasons", frozenset({"downtime_reasons"})),
+    ("0006_work_orders", frozenset({"work_orders", "work_order_log"})),
+    ("0007_model_registry", frozenset({"model_versions", "model_promotions"})),
 )
 CONNECT_TIMEOUT_S = 10
 # A migration waits this long for locks held by a running app, then fails instead of hanging.
