@@ -45,7 +45,7 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
 
 HISTORY_STEP_S = 10.0  # coarser than live polling: a day of history in seconds
 LIVE_STEP_S = 1.0  # the demo devices' poll interval
-LIVE_RATE_HOURS = 3.0  # history at the live poll rate: the demo's anomaly training window
+LIVE_RATE_HOURS = 1.0  # history at the live poll rate: the demo's anomaly training window
 
 
 def _history(platform: Platform, seed: int, hours: float, now_ns: int) -> int:
