@@ -55,7 +55,12 @@ def running(tmp_path: Path) -> Iterator[Running]:
     with open_services(f"sqlite:///{tmp_path / 'catalog.sqlite'}", tmp_path) as services:
         tag_ids = services.catalog.register_site(site)
         days = 2
-        start = time.time_ns() - days * 86_400 * 10**9
+        # The history ends at the last 05:00 UTC, before any shift: which stops are newest
+        # must not depend on the hour the test runs at.
+        day_ns = 86_400 * 10**9
+        now = time.time_ns()
+        end = now - (now - 5 * 3_600 * 10**9) % day_ns
+        start = end - days * day_ns
         factory = VirtualFactory(site, seed=2, start_ns=start, step_s=10.0)
         record_history(factory, services.store, tag_ids, days * 8640)
         section = load_section(parse_apps_file(APPS, "apps.yaml"), site)

@@ -29,7 +29,7 @@ async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     catalog.close()
 
 
-PAGES = ("/", "/oee", "/alarms")
+PAGES = ("/", "/oee", "/alarms", "/maintenance")
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -46,6 +46,12 @@ def alarms(request: Request) -> HTMLResponse:
     return _page(request, "alarms.html")
 
 
+@router.get("/maintenance", response_class=HTMLResponse)
+def maintenance(request: Request) -> HTMLResponse:
+    """Equipment health, the model registry and work orders (docs/maintenance.md)."""
+    return _page(request, "maintenance.html")
+
+
 @router.get("/docs", response_class=HTMLResponse)
 def docs() -> HTMLResponse:
     """Swagger UI for /openapi.json, from vendored files so it works without the internet."""
