@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from factoryos.apps.maintenance.service import MaintenanceApp
 from factoryos.errors import FactoryOSError
 from factoryos.model import SiteFile
 from factoryos.runtime.feeds import Feeds
@@ -51,19 +52,36 @@ LIVE_RATE_HOURS = 1.0  # history at the live poll rate: the demo's anomaly train
 def _history(platform: Platform, seed: int, hours: float, now_ns: int) -> int:
     """Store ``hours`` of simulated history up to ``now_ns``: the last LIVE_RATE_HOURS at
     the live poll rate (what anomaly models train on: their rows are polls), the rest at
-    HISTORY_STEP_S. The two parts are two simulator runs, so the machines' states restart
-    where they meet. Answers where the live-rate part starts."""
+    HISTORY_STEP_S. The two parts are two simulator runs: the second takes over the machines'
+    wear, while their states and temperatures restart where they meet. Answers where the
+    live-rate part starts."""
     live = min(hours, LIVE_RATE_HOURS)
     live_start = now_ns - round(live * 3600e9)
     coarse = hours - live
+    factory = VirtualFactory(platform.site, seed=seed + 1, start_ns=live_start, step_s=LIVE_STEP_S)
     if coarse > 0:
         start = live_start - round(coarse * 3600e9)
-        factory = VirtualFactory(platform.site, seed=seed, start_ns=start, step_s=HISTORY_STEP_S)
+        before = VirtualFactory(platform.site, seed=seed, start_ns=start, step_s=HISTORY_STEP_S)
         steps = round(coarse * 3600 / HISTORY_STEP_S)
-        record_history(factory, platform.store, platform.tag_ids, steps)
-    factory = VirtualFactory(platform.site, seed=seed + 1, start_ns=live_start, step_s=LIVE_STEP_S)
+        record_history(before, platform.store, platform.tag_ids, steps)
+        factory.carry_wear(before)
     record_history(factory, platform.store, platform.tag_ids, round(live * 3600 / LIVE_STEP_S))
     return live_start
+
+
+async def _train_models(
+    app: MaintenanceApp, site: SiteFile, start: int, now: int, step: Callable[[str], None]
+) -> None:
+    step("training an anomaly model per watched machine on that history")
+    trained = await asyncio.to_thread(app.train_missing, start, now, "demo")
+    for equipment, outcome in trained.items():
+        step(f"  {equipment}: {outcome}")
+    if app.section.rul:
+        step("training remaining-useful-life models on simulated run-to-failure lives")
+        for kind, outcome in (
+            await asyncio.to_thread(app.rul.train_simulated, site, "demo", now)
+        ).items():
+            step(f"  rul/{kind}: {outcome}")
 
 
 async def run_platform(
@@ -104,12 +122,7 @@ async def run_platform(
             now = time.time_ns()
             start = await asyncio.to_thread(_history, platform, seed, history_hours, now)
             if platform.maintenance_app is not None:
-                step("training an anomaly model per watched machine on that history")
-                trained = await asyncio.to_thread(
-                    platform.maintenance_app.train_missing, start, now, "demo"
-                )
-                for equipment, outcome in trained.items():
-                    step(f"  {equipment}: {outcome}")
+                await _train_models(platform.maintenance_app, site, start, now, step)
         if sim is not None:
             step(f"starting the virtual factory ({len(site.devices)} Modbus devices)")
             await sim.start_all()

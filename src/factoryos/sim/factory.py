@@ -167,6 +167,14 @@ class VirtualFactory:
         log.info("injected %s into %s at %d", fault.value, equipment_path, self.now_ns)
         return event
 
+    def carry_wear(self, other: "VirtualFactory") -> None:
+        """Give each machine the wear its namesake in ``other`` has reached: a run that goes on
+        where another (at another step size) stopped, with the machines as worn as they were."""
+        for path, model in self._models.items():
+            before = other._models.get(path)
+            if isinstance(model, Machine) and isinstance(before, Machine):
+                model.health, model.wear_mult = before.health, before.wear_mult
+
     def plan_stop(
         self, equipment_path: str, start_ns: int, end_ns: int, reason: str = "planned stop"
     ) -> PlannedStop:

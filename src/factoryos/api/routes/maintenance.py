@@ -16,6 +16,7 @@ from factoryos.api.audit import record
 from factoryos.api.deps import ServicesDep, TenantCaller
 from factoryos.api.params import iso_time, now_ns, parse_time
 from factoryos.apps.maintenance.monitor import Health
+from factoryos.apps.maintenance.rul_live import RulEstimate
 from factoryos.apps.maintenance.service import MaintenanceApp, TrainingRequest
 from factoryos.store.model_registry import ModelVersion, Promotion
 
@@ -31,6 +32,31 @@ class SignalShare(BaseModel):
     share: float = Field(description="The signal's share of the score (shares sum to 1).")
 
 
+class RulOut(BaseModel):
+    """Remaining useful life in running hours, after the equipment's last complete cycle."""
+
+    rul: float
+    lower: float
+    upper: float
+    unit: Literal["h"] = "h"
+    coverage: float = Field(description="Nominal coverage of [lower, upper], e.g. 0.8.")
+    cycles: int = Field(description="Complete cycles since the last repair.")
+    time: str
+    model_version: int
+
+    @classmethod
+    def of(cls, e: RulEstimate) -> "RulOut":
+        return cls(
+            rul=e.rul_h,
+            lower=e.lower_h,
+            upper=e.upper_h,
+            coverage=e.coverage,
+            cycles=e.cycles,
+            time=iso_time(e.ts),
+            model_version=e.version,
+        )
+
+
 class HealthOut(BaseModel):
     equipment: str
     state: str = Field(description="no model, inputs missing, warming up, normal, anomaly, gap.")
@@ -42,9 +68,11 @@ class HealthOut(BaseModel):
     missing: list[str] = Field(description="Inputs with a gap, or no longer in the site.")
     anomaly_since: str | None
     trend: list[tuple[str, float]] = Field(description=f"Recent scores, at most {MAX_TREND}.")
+    rul: RulOut | None = Field(description="None: no RUL model for its type, or no estimate.")
+    rul_note: str | None = Field(description="Why there is no RUL estimate, when there is one.")
 
     @classmethod
-    def of(cls, h: Health) -> "HealthOut":
+    def of(cls, h: Health, rul: RulEstimate | str | None) -> "HealthOut":
         trend = list(h.trend)
         step = max(1, len(trend) // MAX_TREND)
         return cls(
@@ -58,6 +86,8 @@ class HealthOut(BaseModel):
             missing=h.missing,
             anomaly_since=None if h.anomaly_since is None else iso_time(h.anomaly_since),
             trend=[(iso_time(t), v) for t, v in trend[-MAX_TREND * step :: step]],
+            rul=RulOut.of(rul) if isinstance(rul, RulEstimate) else None,
+            rul_note=rul if isinstance(rul, str) else None,
         )
 
 
@@ -150,7 +180,10 @@ Maintenance = Annotated[MaintenanceApp, Depends(maintenance_app)]
 
 @router.get("/health", summary="Health of every watched equipment: score, explanation, trend")
 def health(app: Maintenance) -> list[HealthOut]:
-    return [HealthOut.of(h) for h in app.monitor.health()]
+    watched = app.monitor.health()
+    seen = {h.equipment for h in watched}
+    only_rul = [Health(e) for e in app.rul.estimates if e not in seen]
+    return [HealthOut.of(h, app.rul.estimates.get(h.equipment)) for h in [*watched, *only_rul]]
 
 
 @router.get("/models", summary="Registered model versions, newest first")

@@ -26,7 +26,7 @@ from factoryos.apps.maintenance.orders import OrdersConfig
 from factoryos.model.appsfile import AppsFile
 from factoryos.model.errors import AppsFileError
 from factoryos.model.site import SiteFile
-from factoryos.model.uns import tag_path
+from factoryos.model.uns import SEGMENT_RULE, is_segment, tag_path
 from factoryos.model.yamlfile import Path_
 
 SECTION = "maintenance"
@@ -57,8 +57,24 @@ class AnomalySpec(_Section):
     training_hours: float = Field(default=24.0, gt=0, le=24 * 93, allow_inf_nan=False)
 
 
+class RulSpec(_Section):
+    """Remaining useful life of one equipment type (docs/maintenance.md)."""
+
+    equipment: list[str] = Field(min_length=1, max_length=MAX_WATCHED)
+    sensors: list[TagName] = Field(min_length=1, max_length=MAX_SIGNALS)
+    gate: GateSpec | None = None
+    #: One cycle (a row of the model) is this much running time, each signal's mean over it.
+    cycle_s: float = Field(default=1800.0, ge=60, le=7 * 86_400, allow_inf_nan=False)
+    #: Train on this many run-to-failure lives simulated by the virtual factory (demo, or a
+    #: new plant without recorded failures); 0: train on the plant's own histories.
+    simulated_lives: int = Field(default=0, ge=0, le=1000)
+    every_s: float = Field(default=300.0, ge=10, le=86_400, allow_inf_nan=False)
+    """How often each equipment's RUL is estimated again."""
+
+
 class MaintenanceSection(_Section):
     anomaly: dict[str, AnomalySpec] = Field(default_factory=dict, max_length=MAX_WATCHED)
+    rul: dict[str, RulSpec] = Field(default_factory=dict, max_length=1000)
     work_orders: OrdersConfig = OrdersConfig()
 
 
@@ -95,6 +111,20 @@ def _problems(section: MaintenanceSection, site: SiteFile) -> list[tuple[Path_, 
             found.append(((*base, "signals"), "a signal is named twice"))
         if spec.score_tag is not None and tag_path(path, spec.score_tag) in paths:
             found.append(((*base, "score_tag"), "the score tag is also an input signal"))
+    for kind, rul in section.rul.items():
+        base = ("rul", kind)
+        if not is_segment(kind):
+            found.append((base, f"an equipment type is a name ({SEGMENT_RULE})"))
+        for i, path in enumerate(rul.equipment):
+            if path not in equipment:
+                found.append(((*base, "equipment", i), f"no equipment {path!r} in the site"))
+                continue
+            names = [*rul.sensors, *([rul.gate.tag] if rul.gate else [])]
+            found += [
+                ((*base, "equipment", i), f"no tag {tag_path(path, n)!r} in the site")
+                for n in names
+                if tag_path(path, n) not in tags
+            ]
     return found
 
 

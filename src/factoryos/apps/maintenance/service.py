@@ -7,6 +7,7 @@ loop, so scoring never sees a half-changed set of models.
 """
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from factoryos.apps.maintenance.config import (
 from factoryos.apps.maintenance.errors import MaintenanceError
 from factoryos.apps.maintenance.monitor import AnomalyEvent, HealthMonitor
 from factoryos.apps.maintenance.orders import WorkOrders
+from factoryos.apps.maintenance.rul_service import RulTracker
 from factoryos.apps.maintenance.training import Trained, history_rows, train_anomaly
 from factoryos.bus.inprocess import InProcessBus, Overflow
 from factoryos.edge.inference import Gate
@@ -67,6 +69,9 @@ class MaintenanceApp:
         self._tag_ids = dict(tag_ids)
         self.orders = WorkOrders(WorkOrderStore(catalog), section.work_orders)
         self.monitor = HealthMonitor(section.anomaly, tag_ids, bus.publish, self._anomaly)
+        self.rul = RulTracker(
+            section.rul, store, tag_ids, self.registry, self.orders, self.tenant_id
+        )
         self._sub = bus.subscribe(
             "maintenance", maxsize=QUEUE_BATCHES, overflow=Overflow.DROP_OLDEST
         )
@@ -76,8 +81,9 @@ class MaintenanceApp:
         return self.registry.promoted_all(self.tenant_id)
 
     def reload_models(self, promoted: list[ModelVersion]) -> None:
-        """On the loop: score with ``promoted`` from the next batch on."""
+        """On the loop: score with ``promoted`` from the next batch (and estimate) on."""
         self.monitor.load(promoted)
+        self.rul.load(promoted)
 
     def train(self, request: TrainingRequest, actor: str, now_ns: int) -> ModelVersion:
         """Fit on stored history and register a candidate (promoted when asked). Thread."""
@@ -165,6 +171,7 @@ class MaintenanceApp:
         """Score every batch with the promoted models until ``stop``."""
         self.reload_models(await asyncio.to_thread(self.promoted))
         waker = asyncio.create_task(self._interrupt_when_set(stop))
+        estimates = asyncio.create_task(self.rul.run(stop), name="rul-estimates")
         try:
             while not stop.is_set() and not self._sub.closed:
                 await self._sub.wait()
@@ -173,6 +180,10 @@ class MaintenanceApp:
         finally:
             waker.cancel()
             self._sub.close()
+            if not stop.is_set():  # scoring failed: estimates stop with it
+                estimates.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await estimates
 
     async def _interrupt_when_set(self, stop: asyncio.Event) -> None:
         await stop.wait()

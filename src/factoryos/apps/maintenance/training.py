@@ -111,7 +111,12 @@ def history_rows(
     gate: Gate | None,
 ) -> Rows:
     """Rows of ``signals`` from stored samples (ordered by time), as the live scorer makes them."""
-    assembler = RowAssembler(signals, tag_ids, gate)
+    return assembled_rows(chunks, RowAssembler(signals, tag_ids, gate), len(signals))
+
+
+def assembled_rows(chunks: Iterable[SampleBatch], assembler: RowAssembler, width: int) -> Rows:
+    """Rows from stored samples through ``assembler``, which keeps its held values for the
+    next call (a history read piece by piece gives the rows read all at once)."""
     times: list[int] = []
     rows: list[F64] = []
     for poll in _polls(chunks):
@@ -119,7 +124,7 @@ def history_rows(
         if row is not None:
             times.append(row[0])
             rows.append(row[1])
-    values = np.array(rows) if rows else np.empty((0, len(signals)))
+    values = np.array(rows) if rows else np.empty((0, width))
     return Rows(np.array(times, dtype=np.int64), values)
 
 
