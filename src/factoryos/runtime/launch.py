@@ -49,12 +49,12 @@ LIVE_STEP_S = 1.0  # the demo devices' poll interval
 LIVE_RATE_HOURS = 1.0  # history at the live poll rate: the demo's anomaly training window
 
 
-def _history(platform: Platform, seed: int, hours: float, now_ns: int) -> int:
+def _history(platform: Platform, seed: int, hours: float, now_ns: int) -> VirtualFactory:
     """Store ``hours`` of simulated history up to ``now_ns``: the last LIVE_RATE_HOURS at
     the live poll rate (what anomaly models train on: their rows are polls), the rest at
     HISTORY_STEP_S. The two parts are two simulator runs: the second takes over the machines'
-    wear, while their states and temperatures restart where they meet. Answers where the
-    live-rate part starts."""
+    wear, while their states and temperatures restart where they meet. Answers the factory as
+    history left it: the live plant goes on with its wear."""
     live = min(hours, LIVE_RATE_HOURS)
     live_start = now_ns - round(live * 3600e9)
     coarse = hours - live
@@ -66,7 +66,7 @@ def _history(platform: Platform, seed: int, hours: float, now_ns: int) -> int:
         record_history(before, platform.store, platform.tag_ids, steps)
         factory.carry_wear(before)
     record_history(factory, platform.store, platform.tag_ids, round(live * 3600 / LIVE_STEP_S))
-    return live_start
+    return factory
 
 
 async def _train_models(
@@ -120,7 +120,10 @@ async def run_platform(
         if simulate and history_hours > 0 and platform.store.count() == 0:
             step(f"storing {history_hours:g} simulated hours of history (once, on a new store)")
             now = time.time_ns()
-            start = await asyncio.to_thread(_history, platform, seed, history_hours, now)
+            recorded = await asyncio.to_thread(_history, platform, seed, history_hours, now)
+            start = recorded.start_ns
+            if sim is not None:
+                sim.factory.carry_wear(recorded)
             if platform.maintenance_app is not None:
                 await _train_models(platform.maintenance_app, site, start, now, step)
         if sim is not None:

@@ -41,7 +41,7 @@ from factoryos.store.model_registry import ModelRegistry, ModelVersion
 
 log = logging.getLogger(__name__)
 
-LIFE_STEP_S = 60.0
+LIFE_STEP_S = 120.0  # fine enough for 30-minute cycles, and half the simulation of 60 s
 # Simulated lives are many and clean: one seed and three folds validate them well enough,
 # and keep the training to seconds. One thread: it runs beside the live platform, and OpenMP
 # threads competing for busy cores were measured 100x slower (287 s against 2 s).

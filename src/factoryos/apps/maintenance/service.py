@@ -138,7 +138,6 @@ class MaintenanceApp:
             try:
                 version = self.train(request, actor, end_ns)
             except MaintenanceError as exc:
-                log.error("%s: no model trained: %s", equipment, exc)
                 outcome[equipment] = f"not trained: {exc}"
                 continue
             outcome[equipment] = f"v{version.version} {version.family}"
