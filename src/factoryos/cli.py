@@ -2,11 +2,12 @@
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
+from rich.console import Console, RenderableType
 
 from factoryos.cli_audit import audit_app
 from factoryos.cli_security import broker_app, pki_app
@@ -104,6 +105,14 @@ def site_schema() -> None:
     from factoryos.model.site import dump_schema
 
     sys.stdout.write(json.dumps(dump_schema(), indent=2) + "\n")
+
+
+def _emit(result: Any, as_json: bool, table: Callable[[Any], RenderableType]) -> None:
+    """A benchmark's result: one JSON object, or its table for a person."""
+    if as_json:
+        sys.stdout.write(json.dumps(result) + "\n")
+    else:
+        out.print(table(result))
 
 
 @bench_app.command("ingest")
@@ -444,10 +453,7 @@ def bench_query(
     from factoryos.bench.query import format_query_table, run_query_bench
 
     result = run_query_bench(backend, points=points, url=url, repeats=repeats, progress=not as_json)
-    if as_json:
-        sys.stdout.write(json.dumps(result) + "\n")
-    else:
-        out.print(format_query_table(result))
+    _emit(result, as_json, format_query_table)
 
 
 @bench_app.command("alarms")
@@ -462,10 +468,7 @@ def bench_alarms(
     from factoryos.bench.alarms import format_alarm_table, run_alarm_bench
 
     result = run_alarm_bench(rules, rate, seconds, progress=not as_json)
-    if as_json:
-        sys.stdout.write(json.dumps(result) + "\n")
-    else:
-        out.print(format_alarm_table(result))
+    _emit(result, as_json, format_alarm_table)
 
 
 @bench_app.command("cmapss")
@@ -479,10 +482,7 @@ def bench_cmapss(
     from factoryos.bench.cmapss import format_cmapss_table, run_cmapss
 
     result = run_cmapss(data, subset, progress=not as_json)
-    if as_json:
-        sys.stdout.write(json.dumps(result) + "\n")
-    else:
-        out.print(format_cmapss_table(result))
+    _emit(result, as_json, format_cmapss_table)
 
 
 @bench_app.command("skab")
@@ -495,10 +495,7 @@ def bench_skab(
     from factoryos.bench.skab import format_skab_table, run_skab
 
     result = run_skab(data, progress=not as_json)
-    if as_json:
-        sys.stdout.write(json.dumps(result) + "\n")
-    else:
-        out.print(format_skab_table(result))
+    _emit(result, as_json, format_skab_table)
 
 
 @bench_app.command("maintenance-sim")
@@ -512,10 +509,7 @@ def bench_maintenance_sim(
     from factoryos.bench.maintenance_sim import format_sim_table, run_sim_bench
 
     result = run_sim_bench(weeks, seed, progress=not as_json)
-    if as_json:
-        sys.stdout.write(json.dumps(result) + "\n")
-    else:
-        out.print(format_sim_table(result))
+    _emit(result, as_json, format_sim_table)
 
 
 @bench_app.command("e2e")
@@ -535,10 +529,7 @@ def bench_e2e(
     from factoryos.bench.e2e import format_e2e_table, run_e2e_bench
 
     result = run_e2e_bench(seconds, rate, tags, broker, progress=not as_json)
-    if as_json:
-        sys.stdout.write(json.dumps(result) + "\n")
-    else:
-        out.print(format_e2e_table(result))
+    _emit(result, as_json, format_e2e_table)
 
 
 CatalogUrlOption = Annotated[

@@ -2,9 +2,8 @@
 through HTTP with roles, optimistic concurrency, the audit log, the windows scheduling
 reads, and bad input answered 4xx naming the field, changing nothing.
 
-Until the lead wires it (api/app.py, api/authz.py RULES), the router is included here and
-its access rules are patched into RULES: exactly the proposed ones. The configured service
-is the one of ``Services.maintenance`` (its ``maintenance.work_orders`` settings).
+The configured service is the one of ``Services.maintenance`` (its ``maintenance.work_orders``
+settings).
 """
 
 import dataclasses
@@ -13,11 +12,8 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
-from factoryos.api import Services, authz, create_app
-from factoryos.api.app import route_keys
-from factoryos.api.routes import workorders
+from factoryos.api import Services, create_app
 from factoryos.apps.maintenance.config import MaintenanceSection
 from factoryos.apps.maintenance.orders import OrdersConfig
 from factoryos.apps.maintenance.service import MaintenanceApp
@@ -26,17 +22,6 @@ from support.tenants import Tenant, acme, globex, services
 
 __all__ = ["acme", "globex", "services"]  # fixtures, used by name
 
-PROPOSED_RULES: dict[tuple[str, str], authz.Access] = {
-    ("GET", "/api/maintenance/workorders"): Role.VIEWER,
-    ("GET", "/api/maintenance/workorders/{order_id}"): Role.VIEWER,
-    ("POST", "/api/maintenance/workorders"): Role.ENGINEER,
-    ("POST", "/api/maintenance/workorders/{order_id}/assign"): Role.ENGINEER,
-    ("POST", "/api/maintenance/workorders/{order_id}/start"): Role.OPERATOR,
-    ("POST", "/api/maintenance/workorders/{order_id}/close"): Role.ENGINEER,
-    ("POST", "/api/maintenance/workorders/{order_id}/cancel"): Role.ENGINEER,
-    ("GET", "/api/maintenance/failure-codes"): Role.VIEWER,
-    ("GET", "/api/maintenance/windows"): Role.VIEWER,
-}
 CNC1 = "plant1/machining/line1/cell1/cnc-01"
 CNC2 = "plant1/machining/line1/cell1/cnc-02"
 URL = "/api/maintenance/workorders"
@@ -44,23 +29,9 @@ DUE = "2099-01-01T00:00:00.000Z"  # as answers write it
 W_START, W_END = "2098-12-30T06:00:00.000Z", "2098-12-30T10:00:00.000Z"
 
 
-def wired_app(services: Services) -> FastAPI:
-    """The app, with the work-order router included unless api/app.py already does."""
-    app = create_app(services)
-    if ("GET", "/api/maintenance/workorders") not in route_keys(app):
-        app.include_router(workorders.router)
-    return app
-
-
 @pytest.fixture
-def rules(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, access in PROPOSED_RULES.items():
-        monkeypatch.setitem(authz.RULES, key, access)
-
-
-@pytest.fixture
-async def client(services: Services, rules: None) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=wired_app(services))
+async def client(services: Services) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=create_app(services))
     async with httpx.AsyncClient(transport=transport, base_url="http://factoryos.test") as c:
         yield c
 
@@ -259,7 +230,7 @@ async def test_bad_input_is_refused_naming_the_field_and_changes_nothing(
 
 
 async def test_an_unknown_failure_code_names_the_configured_catalog(
-    services: Services, acme: Tenant, rules: None
+    services: Services, acme: Tenant
 ) -> None:
     config = OrdersConfig(failure_codes={"SPB": "spindle bearing", "TLW": "tool wear"})
     app = MaintenanceApp(
@@ -267,7 +238,7 @@ async def test_an_unknown_failure_code_names_the_configured_catalog(
         services.catalog, services.store, services.bus, {}, "acme",
     )  # fmt: skip
     wired = dataclasses.replace(services, maintenance=app)
-    transport = httpx.ASGITransport(app=wired_app(wired))
+    transport = httpx.ASGITransport(app=create_app(wired))
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         codes = await client.get("/api/maintenance/failure-codes", headers=acme.auth())
         assert codes.json() == [
@@ -284,9 +255,3 @@ async def test_an_unknown_failure_code_names_the_configured_catalog(
         assert r.json()["detail"] == "failure_code: 'BRD' is not in the catalog (SPB, TLW)"
         good = {**bad, "failure_code": "SPB"}
         assert (await client.post(f"{at}/close", json=good, headers=eng)).status_code == 200
-
-
-def test_every_route_has_a_proposed_rule() -> None:
-    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
-    app.include_router(workorders.router)
-    assert set(route_keys(app)) == set(PROPOSED_RULES)

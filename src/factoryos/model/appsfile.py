@@ -13,6 +13,7 @@ model through :meth:`AppsFile.section`, and any problem is raised as
 and models come from the callers.
 """
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -50,6 +51,22 @@ class AppsFile:
             raise AppsFileError(
                 self.source, validation_problems(exc, self.lines, base=(name,))
             ) from exc
+
+    def checked_section(
+        self, name: str, model: type[M], problems: Callable[[M], Iterable[tuple[Path_, str]]]
+    ) -> M | None:
+        """:meth:`section`, then every problem ``problems`` finds in it (an unknown tag, say)
+        raised together, each at its value's line; None when the file has no such section."""
+        section = self.section(name, model)
+        if section is None:
+            return None
+        found = [
+            SiteProblem(dotted((name, *loc)), line_of(self.lines, (name, *loc)), message)
+            for loc, message in problems(section)
+        ]
+        if found:
+            raise AppsFileError(self.source, found)
+        return section
 
     def problem(self, path: Path_, message: str) -> AppsFileError:
         """An error for a value the section's model accepted but its application refuses

@@ -24,7 +24,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from factoryos.apps.maintenance.orders import OrdersConfig
 from factoryos.model.appsfile import AppsFile
-from factoryos.model.errors import AppsFileError
 from factoryos.model.site import SiteFile
 from factoryos.model.uns import SEGMENT_RULE, is_segment, tag_path
 from factoryos.model.yamlfile import Path_
@@ -130,10 +129,4 @@ def _problems(section: MaintenanceSection, site: SiteFile) -> list[tuple[Path_, 
 
 def load_section(apps: AppsFile, site: SiteFile) -> MaintenanceSection | None:
     """The ``maintenance:`` section checked against ``site``; None when the file has none."""
-    section = apps.section(SECTION, MaintenanceSection)
-    if section is None:
-        return None
-    problems = [apps.problem((SECTION, *loc), msg) for loc, msg in _problems(section, site)]
-    if problems:
-        raise AppsFileError(apps.source, [p for err in problems for p in err.problems])
-    return section
+    return apps.checked_section(SECTION, MaintenanceSection, lambda s: _problems(s, site))

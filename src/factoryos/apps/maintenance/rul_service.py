@@ -43,9 +43,8 @@ log = logging.getLogger(__name__)
 
 LIFE_STEP_S = 120.0  # fine enough for 30-minute cycles, and half the simulation of 60 s
 # Simulated lives are many and clean: one seed and three folds validate them well enough,
-# and keep the training to seconds. One thread: it runs beside the live platform, and OpenMP
-# threads competing for busy cores were measured 100x slower (287 s against 2 s).
-SIMULATED_FIT = RulConfig(seeds=1, folds=3, rounds=300, threads=1)
+# and keep the training to seconds.
+SIMULATED_FIT = RulConfig(seeds=1, folds=3, rounds=300)
 FIRST_LIFE_SEED = 10_000  # simulated lives use seeds of their own, apart from the demo's
 
 

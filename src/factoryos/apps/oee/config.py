@@ -33,7 +33,6 @@ from factoryos.apps.oee.state import DerivationRules
 from factoryos.apps.oee.taxonomy import PRESETS, Taxonomy
 from factoryos.apps.reports import ReportConfigs
 from factoryos.model.appsfile import AppsFile
-from factoryos.model.errors import AppsFileError
 from factoryos.model.site import SiteFile
 from factoryos.model.uns import tag_path
 from factoryos.model.yamlfile import Path_
@@ -215,10 +214,4 @@ def _problems(section: OeeSection, site: SiteFile) -> list[tuple[Path_, str]]:
 
 def load_section(apps: AppsFile, site: SiteFile) -> OeeSection | None:
     """The ``oee:`` section checked against ``site``; None when the file has none."""
-    section = apps.section(SECTION, OeeSection)
-    if section is None:
-        return None
-    problems = [apps.problem((SECTION, *loc), msg) for loc, msg in _problems(section, site)]
-    if problems:
-        raise AppsFileError(apps.source, [p for err in problems for p in err.problems])
-    return section
+    return apps.checked_section(SECTION, OeeSection, lambda section: _problems(section, site))
