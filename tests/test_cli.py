@@ -185,7 +185,7 @@ async def test_connect_browse_writes_a_tag_map_the_site_file_accepts(tmp_path: P
         "devices": fragment["devices"],
     }  # fmt: skip
     tags = list(parse_site(yaml.safe_dump(site)).tags())
-    served = [r for r in load_demo_site().tags() if r.equipment.simulate and r.tag.protocol]
+    served = [r for r in load_demo_site().tags() if r.equipment.simulate and not r.tag.computed]
     simulated = len(served)  # tags without an address (anomaly scores) are not the machine's
     assert len(tags) == simulated
     assert all(ref.tag.opcua is not None for ref in tags)

@@ -161,3 +161,10 @@ def test_a_template_with_unknown_fields_or_wildcards_is_refused() -> None:
         ((_, field, message),) = _problems(text)
         assert field == "devices[2].topic_template"
         assert "zone" in message or "wildcards" in message
+
+
+def test_a_computed_tag_has_no_address() -> None:
+    text = SITE.replace(
+        "s7: {db: 10, offset: 4}", "s7: {db: 10, offset: 4}\n                      computed: true"
+    )
+    assert any("a computed tag has no address, found s7" in m for _, _, m in _problems(text))

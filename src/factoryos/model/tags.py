@@ -166,6 +166,11 @@ class Tag(Strict):
         default=None,
         description="Retention class (site file `retention.classes`); None follows the default.",
     )
+    computed: bool = Field(
+        default=False,
+        description="Written by the platform (an anomaly score), not read from a device nor "
+        "simulated: it has no address.",
+    )
 
     @field_validator("scale")
     @classmethod
@@ -186,6 +191,8 @@ class Tag(Strict):
         blocks = [f for f in ADDRESS_FIELDS if getattr(self, f) is not None]
         if len(blocks) > 1:
             raise ValueError(f"one address per tag, found {' and '.join(blocks)}")
+        if self.computed and blocks:
+            raise ValueError(f"a computed tag has no address, found {blocks[0]}")
         if (
             self.writable
             and self.modbus is not None

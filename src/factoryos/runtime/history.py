@@ -49,7 +49,7 @@ def record_history(
         for ref in factory.site.tags()
         if ref.equipment.device is not None
         and ref.equipment.simulate is not None
-        and ref.tag.protocol is not None  # tags without an address are the platform's own
+        and not ref.tag.computed  # the platform writes those, the machine does not
     }
     every = _poll_every(factory, device_of)
     paths = list(device_of)

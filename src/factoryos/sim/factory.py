@@ -75,11 +75,9 @@ class VirtualFactory:
         for ref in self.site.tags():
             eq_path = ref.path.rsplit("/", 1)[0]
             model = self._models.get(eq_path)
-            if model is None:
+            if model is None or ref.tag.computed:  # the platform writes it, not the machine
                 continue
             if ref.tag.sim_signal not in model.signal_names:
-                if ref.tag.protocol is None:
-                    continue  # computed by the platform (an anomaly score), not by the machine
                 raise SimConfigError(
                     f"tag {ref.path}: signal {ref.tag.sim_signal!r} is not simulated; "
                     f"{type(model).__name__} provides {', '.join(model.signal_names)}"

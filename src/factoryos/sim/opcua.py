@@ -121,7 +121,9 @@ def _retarget(node: Any, path_prefix: tuple[str, ...], device: str) -> Any:
         return node
     blank = dict.fromkeys(("modbus", "s7", "mqtt", "sparkplug"))
     tags = [
-        t.model_copy(
+        t
+        if t.computed
+        else t.model_copy(
             update={
                 **blank,
                 "opcua": OpcUaAddress(node_id=node_id("/".join((*path, t.name)))),
