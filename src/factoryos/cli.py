@@ -498,6 +498,58 @@ def bench_skab(
     _emit(result, as_json, format_skab_table)
 
 
+def _bench_schedule(
+    data: Path,
+    instances: str | None,
+    time_limit: float,
+    workers: int,
+    as_json: bool,
+    flexible: bool,
+) -> None:
+    from factoryos.bench.jsp import expand, format_table, run_bench
+
+    names = expand(instances) if instances else None
+    results = run_bench(
+        data, names, flexible=flexible, time_limit=time_limit, workers=workers, progress=not as_json
+    )
+    title = f"factoryos bench {'fjsp' if flexible else 'jsp'} ({time_limit:g} s, {workers} workers)"
+    _emit(results, as_json, lambda r: format_table(r, title))
+
+
+InstancesOption = Annotated[
+    str | None, typer.Option(help="Names or ranges, e.g. ft06,la01-la20 (default: all).")
+]
+TimeLimitOption = Annotated[float, typer.Option(help="Solver time per instance, s.", min=0.1)]
+WorkersOption = Annotated[int, typer.Option(help="CP-SAT search workers (threads).", min=1)]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON list.")]
+
+
+@bench_app.command("jsp")
+def bench_jsp(
+    data: Annotated[Path, typer.Option(help="JSPLIB folder: instances.json and instances/.")],
+    instances: InstancesOption = None,
+    time_limit: TimeLimitOption = 10.0,
+    workers: WorkersOption = 2,
+    as_json: JsonOption = False,
+) -> None:
+    """Job-shop makespan on JSPLIB instances: CP-SAT and the best dispatching rule against
+    the best-known makespan (gap in %)."""
+    _bench_schedule(data, instances, time_limit, workers, as_json, flexible=False)
+
+
+@bench_app.command("fjsp")
+def bench_fjsp(
+    data: Annotated[Path, typer.Option(help="Brandimarte folder: instances.json and instances/.")],
+    instances: InstancesOption = None,
+    time_limit: TimeLimitOption = 60.0,
+    workers: WorkersOption = 2,
+    as_json: JsonOption = False,
+) -> None:
+    """Flexible job-shop makespan on the Brandimarte instances: CP-SAT and the best
+    dispatching rule against the best-known makespan (gap in %)."""
+    _bench_schedule(data, instances, time_limit, workers, as_json, flexible=True)
+
+
 @bench_app.command("maintenance-sim")
 def bench_maintenance_sim(
     weeks: Annotated[int, typer.Option(help="Simulated weeks with injected faults.", min=1)] = 4,
