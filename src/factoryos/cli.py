@@ -10,6 +10,7 @@ import typer
 from rich.console import Console, RenderableType
 
 from factoryos.cli_audit import audit_app
+from factoryos.cli_schedule import schedule
 from factoryos.cli_security import broker_app, pki_app
 from factoryos.cli_users import users_app
 from factoryos.model import SiteFileError, load_site
@@ -37,6 +38,7 @@ app.add_typer(pki_app, name="pki")
 app.add_typer(broker_app, name="broker")
 app.add_typer(audit_app, name="audit")
 app.add_typer(users_app, name="users")
+app.command("schedule")(schedule)
 
 out = Console()
 err = Console(stderr=True)
