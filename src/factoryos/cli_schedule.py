@@ -28,13 +28,14 @@ err = Console(stderr=True)
 def _solve_with_bar(plan: Plan, options: SolveOptions, show: bool) -> Result:
     """Solve in a worker thread while the bar shows time used and the best objective."""
     latest: list[Point] = []
-    box: dict[str, Result | BaseException] = {}
+    box: dict[str, Result] = {}
+    failed: list[BaseException] = []
 
     def work() -> None:
         try:
             box["result"] = plan_schedule(plan.problem, options, latest.append)
         except BaseException as exc:  # handed to the main thread, raised there
-            box["error"] = exc
+            failed.append(exc)
 
     worker = threading.Thread(target=work, daemon=True)
     worker.start()
@@ -55,11 +56,9 @@ def _solve_with_bar(plan: Plan, options: SolveOptions, show: bool) -> Result:
                 bar.update(task, description=text)
             bar.update(task, completed=min(options.time_limit, time.monotonic() - t0))
         bar.update(task, completed=options.time_limit)
-    if "error" in box:
-        raise box["error"]
-    result = box["result"]
-    assert isinstance(result, Result)
-    return result
+    if failed:
+        raise failed[0]
+    return box["result"]
 
 
 def _short(iso: str | None) -> str:

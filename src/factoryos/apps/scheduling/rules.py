@@ -5,7 +5,8 @@ The schedule generation is Giffler and Thompson's for active schedules, extended
 alternative machines, downtime and changeovers: among the operations whose predecessors are
 done, find the one that could finish first and its machine; every ready operation that
 could start on that machine before then is in conflict, and the rule picks which goes
-first. Rules do not split lots: each operation runs its whole quantity at once.
+first. An operation allowed ``max_lots`` lots runs as that many even lots, which may
+go to different machines; the next operation waits for all of them.
 """
 
 from collections.abc import Callable
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from factoryos.apps.scheduling.errors import ProblemError
-from factoryos.apps.scheduling.model import Mode, Order, Problem, Schedule, Slot, Status
+from factoryos.apps.scheduling.model import Fixed, Mode, Order, Problem, Schedule, Slot, Status
 from factoryos.apps.scheduling.timeline import MachineLine, changeovers_before
 
 
@@ -31,6 +32,8 @@ class _Option:
 
     order: Order
     index: int
+    lot: int
+    quantity: int
     mode: Mode
     start: int
     end: int
@@ -45,7 +48,7 @@ def _remaining(order: Order, index: int) -> int:
 
 def _key(rule: Rule, position: dict[str, int]) -> Key:
     def key(c: _Option) -> tuple[float, ...]:
-        duration = c.mode.duration(c.order.quantity)
+        duration = c.mode.duration(c.quantity)
         due = float("inf") if c.order.due is None else c.order.due
         head: tuple[float, ...] = {
             Rule.SPT: (duration,),
@@ -57,6 +60,28 @@ def _key(rule: Rule, position: dict[str, int]) -> Key:
         return (*head, position[c.order.id], c.index)
 
     return key
+
+
+def lot_sizes(
+    order: Order, index: int, fixed: dict[tuple[str, int], Fixed]
+) -> list[tuple[int, int]]:
+    """(lot, quantity) of the order's operation ``index`` as the rules run it: fixed lots keep
+    their quantity; the rest of the quantity is split evenly over the other lots allowed
+    (``max_lots``, each at least ``min_lot``)."""
+    op = order.operations[index]
+    if op.max_lots == 1:
+        return [(0, order.quantity)]
+    share = -(-order.quantity // op.max_lots)
+    kept = {
+        lot: (f.quantity or share)
+        for (op_id, lot), f in fixed.items()
+        if op_id == order.op_id(index)
+    }
+    rest = order.quantity - sum(kept.values())
+    free = [lot for lot in range(op.max_lots) if lot not in kept]
+    n = min(len(free), max(1, rest // max(1, op.min_lot))) if rest > 0 else 0
+    sizes = [rest // n + (1 if i < rest % n else 0) for i in range(n)] if n else []
+    return sorted([*kept.items(), *zip(free, sizes, strict=False)])
 
 
 class _State:
@@ -73,7 +98,9 @@ class _State:
             for m, b in blocked.items()
         }
         self.next = {o.id: 0 for o in problem.orders}
+        self.pending = {o.id: lot_sizes(o, 0, self.fixed) for o in problem.orders}
         self.ready = {o.id: max(o.release, problem.now) for o in problem.orders}
+        self.op_end = {o.id: 0 for o in problem.orders}
         self.done: dict[str, int] = {}
         self.slots: list[Slot] = []
 
@@ -89,29 +116,37 @@ class _State:
 
     def options(self, order: Order) -> list[_Option]:
         index = self.next[order.id]
+        lot, quantity = self.pending[order.id][0]
         out = []
         for mode in order.operations[index].modes:
             line = self.lines[mode.machine]
             gap = self.p.changeover(line.family, order.family) if line.family else 0
-            duration = mode.duration(order.quantity)
+            duration = mode.duration(quantity)
             start = line.earliest(self.ready[order.id], duration, gap)
-            out.append(_Option(order, index, mode, start, start + duration))
+            out.append(_Option(order, index, lot, quantity, mode, start, start + duration))
         return out
 
     def place(self, order: Order, machine: str, start: int, end: int) -> None:
         index = self.next[order.id]
-        self.slots.append(Slot(order.id, index, 0, machine, start, end, order.quantity))
-        if (order.op_id(index), 0) not in self.fixed:
+        lot, quantity = self.pending[order.id].pop(0)
+        self.slots.append(Slot(order.id, index, lot, machine, start, end, quantity))
+        if (order.op_id(index), lot) not in self.fixed:
             line = self.lines[machine]
             line.free, line.family = end, order.family
-        self.ready[order.id] = end
+        self.op_end[order.id] = max(self.op_end[order.id], end)
+        if self.pending[order.id]:
+            return  # the operation's next lot may start as soon as this one could
+        self.ready[order.id], self.op_end[order.id] = self.op_end[order.id], 0
         self.next[order.id] = index + 1
         if index + 1 == len(order.operations):
-            self.done[order.id] = end
+            self.done[order.id] = self.ready[order.id]
+        else:
+            self.pending[order.id] = lot_sizes(order, index + 1, self.fixed)
 
     def place_fixed(self, order: Order) -> bool:
-        """Place the order's next operation if it is fixed; True if it was."""
-        f = self.fixed.get((order.op_id(self.next[order.id]), 0))
+        """Place the order's next lot if it is fixed; True if it was."""
+        lot, _ = self.pending[order.id][0]
+        f = self.fixed.get((order.op_id(self.next[order.id]), lot))
         if f is None:
             return False
         self.place(order, f.machine, f.start, f.end)
@@ -120,8 +155,6 @@ class _State:
 
 def dispatch(problem: Problem, rule: Rule) -> Schedule:
     """The active schedule ``rule`` builds (sequence-dependent setups included)."""
-    if any(f.lot > 0 for f in problem.fixed):
-        raise ProblemError("dispatching rules do not split lots: a fixed lot > 0 needs the solver")
     state = _State(problem)
     position = {o.id: n for n, o in enumerate(problem.orders)}
     key = _key(rule, position)
@@ -135,7 +168,7 @@ def dispatch(problem: Problem, rule: Rule) -> Schedule:
         first = min(options, key=lambda c: (c.end, c.start, position[c.order.id]))
         machine = first.mode.machine
         conflict = [c for c in options if c.mode.machine == machine and c.start < first.end]
-        best: dict[str, _Option] = {}  # an order may offer the machine once
+        best: dict[str, _Option] = {}  # an order offers the machine once
         for c in conflict:
             best.setdefault(c.order.id, c)
         chosen = min(best.values(), key=key)
