@@ -111,7 +111,29 @@ def _fixed_collisions(problem: Problem) -> Iterator[str]:
         spans.sort()
         for (_, b, x), (c, _, y) in itertools.pairwise(spans):
             if c < b and (x in fixed_names or y in fixed_names):
-                yield f"on {machine}, fixed {x} overlaps {y}"
+                first, other = (x, y) if x in fixed_names else (y, x)
+                yield f"on {machine}, fixed {first} overlaps {other}"
+
+
+def _fixed_durations(problem: Problem, unit: str) -> Iterator[str]:
+    orders = {o.id: o for o in problem.orders}
+    for f in problem.fixed:
+        order_id, _, index = f.op.rpartition("/")
+        order = orders.get(order_id)
+        if order is None or not index.isdigit() or int(index) >= len(order.operations):
+            yield f"fixed {f.op}: no such operation"
+            continue
+        op = order.operations[int(index)]
+        mode = next((m for m in op.modes if m.machine == f.machine), None)
+        if mode is None:
+            yield f"fixed {f.op}: it cannot run on {f.machine} ({', '.join(op.machines())} can)"
+            continue
+        quantity = f.quantity if f.quantity is not None else order.quantity
+        if op.max_lots == 1 and mode.duration(quantity) != f.end - f.start:
+            yield (
+                f"fixed {f.op} on {f.machine} lasts {_hm(f.end - f.start, unit)}, but "
+                f"{quantity} units take {_hm(mode.duration(quantity), unit)} there"
+            )
 
 
 def _late_for_horizon(problem: Problem, horizon: int, unit: str) -> Iterator[str]:
@@ -135,6 +157,7 @@ def explain(problem: Problem, horizon: int, unit: str = "s") -> list[str]:
     ``unit`` "s" writes durations as hours and minutes; anything else as plain ticks."""
     return [
         *_cycles(problem),
+        *_fixed_durations(problem, unit),
         *_fixed_collisions(problem),
         *_too_long(problem, horizon, unit),
         *_late_for_horizon(problem, horizon, unit),
