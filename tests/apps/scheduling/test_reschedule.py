@@ -72,7 +72,7 @@ def test_with_the_stability_term_released_work_moves_no_more_than_without() -> N
             ),
             due=rng.randint(20, 60),
         )
-        for i in range(7)
+        for i in range(5)
     )
     goal = Goal(((Objective.TARDINESS, 1), (Objective.MAKESPAN, 1)))
     problem = Problem(machines, orders, goal=goal)

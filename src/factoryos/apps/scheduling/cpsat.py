@@ -140,8 +140,9 @@ class _Builder:
             if op.max_lots > 1:
                 qty = [lot.quantity for lot in lots]
                 self.m.add(sum(qty) == order.quantity)
-                for a, b in itertools.pairwise(lots):  # lots in decreasing size
-                    self.m.add(a.quantity >= b.quantity)
+                if not any((order.op_id(index), n) in self.fixed for n in range(op.max_lots)):
+                    for a, b in itertools.pairwise(lots):  # decreasing sizes: no symmetric twins
+                        self.m.add(a.quantity >= b.quantity)
             for lot in lots:
                 if previous_end is not None:
                     self.m.add(lot.start >= previous_end)
@@ -162,8 +163,10 @@ class _Builder:
         name = f"{order.op_id(index)}#{lot}"
         fixed = self.fixed.get((order.op_id(index), lot))
         lo = 0 if fixed else max(self.p.now, order.release)
-        start = self.m.new_int_var(lo, self.h, f"s {name}")
-        end = self.m.new_int_var(lo, self.h, f"e {name}")
+        # a release after the horizon leaves an empty domain: infeasible, not a model error
+        start = self.m.new_int_var(lo, max(lo, self.h), f"s {name}")
+        end = self.m.new_int_var(lo, max(lo, self.h), f"e {name}")
+        self.m.add(end <= self.h)
         present: cp_model.IntVar | int = 1
         quantity: cp_model.IntVar | int = order.quantity
         if op.max_lots > 1:
@@ -228,11 +231,11 @@ class _Builder:
                 by_arc[(0, i)], by_arc[(i, 0)] = first, last
                 if not isinstance(a.literal, int):
                     arcs.append((i, i, ~a.literal))  # type: ignore[arg-type]
-                if initial and not a.fixed:
-                    gap = self.p.changeover(initial, a.family)
-                    if gap:
+                gap = self.p.changeover(initial, a.family) if initial else 0
+                if gap:  # a fixed first slot had its changeover already: count it, no constraint
+                    if not a.fixed:
                         self.m.add(a.start >= self.p.now + gap).only_enforce_if(first)
-                        terms.append(gap * first)
+                    terms.append(gap * first)
                 for j, (_, b) in enumerate(nodes, start=1):
                     if i == j:
                         continue
@@ -357,8 +360,6 @@ def solve(
     (:func:`~.explain.explain` says why). With no schedule found in time, the hint is returned."""
     horizon = problem.horizon if problem.horizon is not None else upper_horizon(problem)
     terms = problem.goal.terms
-    if problem.goal.terms == ((Objective.MAKESPAN, 1),) and options.hint is not None:
-        horizon = min(horizon, options.hint.makespan)  # the optimum is no worse than the hint
     built = _Builder(problem, horizon).build()
     if options.released:
         built.objectives[Objective.STABILITY] = _stability(built, options.released, horizon)

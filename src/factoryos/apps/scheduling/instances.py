@@ -17,13 +17,12 @@ from factoryos.apps.scheduling.model import Mode, Operation, Order, Problem
 
 
 def _numbers(source: str, lineno: int, text: str) -> list[int]:
-    try:
-        values = [int(tok) for tok in text.split()]
-    except ValueError:
-        bad = next(t for t in text.split() if not t.lstrip("-").isdigit())
-        raise InstanceFormatError(source, lineno, f"{bad!r} is not a whole number") from None
-    if any(v < 0 for v in values):
-        raise InstanceFormatError(source, lineno, "negative number")
+    values = []
+    for tok in text.split():
+        if not tok.isascii() or not tok.isdigit():
+            what = "a negative number" if tok.startswith("-") else "not a whole number"
+            raise InstanceFormatError(source, lineno, f"{tok!r} is {what}")
+        values.append(int(tok))
     return values
 
 

@@ -44,7 +44,7 @@ def _available(problem: Problem, machine: str, start: int, end: int) -> int:
     )
     total, at = 0, start
     for a, b in down:
-        if b <= at:
+        if b <= at or a >= end:  # clipped away: outside [start, end)
             continue
         total += max(0, a - at)
         at = max(at, b)

@@ -46,7 +46,10 @@ def _remaining(order: Order, index: int) -> int:
     return sum(min(m.duration(order.quantity) for m in op.modes) for op in order.operations[index:])
 
 
-def _key(rule: Rule, position: dict[str, int]) -> Key:
+def _key(rule: Rule, position: dict[str, int], pinned: dict[str, int]) -> Key:
+    """The rule's priority; before it, operations of an order with a later operation fixed
+    (pinned by the planner) go first, so that they are done before the pinned one starts."""
+
     def key(c: _Option) -> tuple[float, ...]:
         duration = c.mode.duration(c.quantity)
         due = float("inf") if c.order.due is None else c.order.due
@@ -57,7 +60,8 @@ def _key(rule: Rule, position: dict[str, int]) -> Key:
             Rule.EDD: (due, c.order.release),
             Rule.FIFO: (c.order.release,),
         }[rule]
-        return (*head, position[c.order.id], c.index)
+        urgent = 0 if pinned.get(c.order.id, -1) > c.index else 1
+        return (urgent, *head, position[c.order.id], c.index)
 
     return key
 
@@ -87,15 +91,23 @@ def lot_sizes(
 class _State:
     def __init__(self, problem: Problem) -> None:
         self.p = problem
-        blocked: dict[str, list[tuple[int, int]]] = {m: [] for m in problem.machines}
+        down: dict[str, list[tuple[int, int]]] = {m: [] for m in problem.machines}
         for d in problem.downtime:
-            blocked[d.machine].append((d.start, d.end))
+            down[d.machine].append((d.start, d.end))
         self.fixed = {(f.op, f.lot): f for f in problem.fixed}
+        family = {o.id: o.family for o in problem.orders}
+        fixed: dict[str, list[tuple[int, int, str]]] = {m: [] for m in problem.machines}
         for f in problem.fixed:
-            blocked[f.machine].append((f.start, f.end))
+            fixed[f.machine].append((f.start, f.end, family[f.op.rpartition("/")[0]]))
+
+        def changeover(before: str | None, after: str) -> int:
+            return problem.changeover(before, after) if before else 0
+
         self.lines = {
-            m: MachineLine(b, problem.now, problem.initial_family.get(m))
-            for m, b in blocked.items()
+            m: MachineLine(
+                down[m], fixed[m], changeover, problem.now, problem.initial_family.get(m)
+            )
+            for m in problem.machines
         }
         self.next = {o.id: 0 for o in problem.orders}
         self.pending = {o.id: lot_sizes(o, 0, self.fixed) for o in problem.orders}
@@ -119,10 +131,8 @@ class _State:
         lot, quantity = self.pending[order.id][0]
         out = []
         for mode in order.operations[index].modes:
-            line = self.lines[mode.machine]
-            gap = self.p.changeover(line.family, order.family) if line.family else 0
             duration = mode.duration(quantity)
-            start = line.earliest(self.ready[order.id], duration, gap)
+            start = self.lines[mode.machine].earliest(self.ready[order.id], duration, order.family)
             out.append(_Option(order, index, lot, quantity, mode, start, start + duration))
         return out
 
@@ -157,7 +167,11 @@ def dispatch(problem: Problem, rule: Rule) -> Schedule:
     """The active schedule ``rule`` builds (sequence-dependent setups included)."""
     state = _State(problem)
     position = {o.id: n for n, o in enumerate(problem.orders)}
-    key = _key(rule, position)
+    pinned: dict[str, int] = {}  # order → index of its last fixed operation
+    for f in problem.fixed:
+        order_id, _, index = f.op.rpartition("/")
+        pinned[order_id] = max(pinned.get(order_id, -1), int(index))
+    key = _key(rule, position, pinned)
     while True:
         orders = state.eligible()
         if not orders:

@@ -5,8 +5,8 @@ solver's output (the changeover before each slot).
 """
 
 import bisect
-from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 
 from factoryos.apps.scheduling.model import Problem, Slot
 
@@ -38,28 +38,44 @@ def changeovers_before(problem: Problem, slots: Iterable[Slot]) -> tuple[Slot, .
 
 @dataclass
 class MachineLine:
-    """One machine's time line for placing operations at its end (no insertion)."""
+    """One machine's time line for placing operations after the last one placed (no
+    insertion), around its downtime and fixed slots, with the changeover from whatever
+    ran just before."""
 
-    blocked: list[tuple[int, int]] = field(default_factory=list)  # downtime and fixed slots
+    down: list[tuple[int, int]]
+    fixed: list[tuple[int, int, str]]  # (start, end, family) of slots fixed on the machine
+    changeover: Callable[[str | None, str], int]  # (family before or None, family) → ticks
     free: int = 0
     family: str | None = None
 
     def __post_init__(self) -> None:
-        self.blocked = merged(self.blocked)  # disjoint, so a bisection finds the one that matters
+        spans = [*self.down, *((a, b) for a, b, _ in self.fixed)]
+        self.blocked = merged(spans)  # disjoint, so a bisection finds the one that matters
         self._starts = [a for a, _ in self.blocked]
+        self.fixed = sorted(self.fixed, key=lambda f: f[1])
+        self._fixed_ends = [b for _, b, _ in self.fixed]
 
-    def earliest(self, ready: int, duration: int, gap: int) -> int:
-        """The earliest start at or after ``ready`` and ``gap`` after the machine frees up
-        such that ``[start, start + duration)`` avoids every blocked interval."""
-        start = max(ready, self.free + gap)
+    def _clash(self, start: int, duration: int) -> int | None:
+        """The end of the blocked span that overlaps ``[start, start + duration)``, if any."""
         i = max(0, bisect.bisect_right(self._starts, start) - 1)
-        while i < len(self.blocked):
-            a, b = self.blocked[i]
-            if b <= start:
-                i += 1
-                continue
+        for a, b in self.blocked[i:]:
             if a >= start + duration:
-                break
-            start = max(start, b)
-            i += 1
-        return start
+                return None
+            if b > start:
+                return b
+        return None
+
+    def earliest(self, ready: int, duration: int, family: str) -> int:
+        """The earliest start at or after ``ready`` such that ``[start, start + duration)``
+        avoids every blocked span and follows the changeover from the slot before it (the
+        last one placed, or a fixed slot ending after it)."""
+        start = max(ready, self.free + self.changeover(self.family, family))
+        while True:
+            k = bisect.bisect_right(self._fixed_ends, start) - 1
+            if k >= 0 and self.fixed[k][1] > self.free:
+                _, end, before = self.fixed[k]
+                start = max(start, end + self.changeover(before, family))
+            clash = self._clash(start, duration)
+            if clash is None:
+                return start
+            start = clash
