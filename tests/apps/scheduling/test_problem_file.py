@@ -59,7 +59,10 @@ def test_the_example_calendar_becomes_downtime() -> None:
     saturday = plan.tick(datetime.fromisoformat("2026-12-05T12:00+01:00"))
     assert any(d.start <= saturday < d.end for d in down)  # no weekend shifts
     assert plan.problem.goal.terms == ((Objective.TARDINESS, 10), (Objective.MAKESPAN, 1))
-    assert plan.equipment == {"cnc-1": "plant/machining/cell-1/cnc-01"}
+    assert plan.equipment == {
+        "cnc-1": "demo/machining/line1/cell1/cnc-01",
+        "cnc-2": "demo/machining/line1/cell1/cnc-02",
+    }
 
 
 def _problems(text: str) -> list[str]:
