@@ -26,6 +26,7 @@ RANK = {
     "runtime": 6,
     "cli": 7,
     "cli_audit": 7,
+    "cli_schedule": 7,
     "cli_security": 7,
     "cli_users": 7,
 }

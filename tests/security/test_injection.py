@@ -64,6 +64,7 @@ GOOD = {
     "name": "no-such-alarm",
     "order_id": "999999",
     "version": "1",
+    "job_id": "0123456789abcdef",
 }
 """A valid value for each required parameter, so the hostile one reaches the query (ids
 that exist nowhere: a walk must not revoke the key it calls with)."""
@@ -114,6 +115,26 @@ GOOD_BODIES: dict[str, Any] = {
     "POST /api/maintenance/models/train": {"equipment": POWER, "start": "2024-05-01T12:00:00Z"},
     "POST /api/maintenance/models/promote": {"name": "anomaly/x", "version": 1},
     "POST /api/maintenance/models/rollback": {"name": "anomaly/x"},
+    "POST /api/schedules": {
+        "document": {
+            "start": "2024-05-01T06:00:00Z",
+            "machines": [{"name": "m1"}],
+            "orders": [{"id": "o1", "product": "p", "routing": [{"machines": {"m1": {"run": 1}}}]}],
+        },
+        "time_limit": 1,
+        "workers": 1,
+        "name": "what-if",
+    },
+    "POST /api/schedules/{job_id}/pin": {
+        "op": "o1/0",
+        "lot": 0,
+        "machine": "m1",
+        "start": "2024-05-01T07:00:00Z",
+    },
+    "POST /api/schedules/{job_id}/reschedule": {
+        "kind": "breakdown",
+        "params": {"machine": "m1", "start": "2024-05-01T07:00:00Z", "end": "2024-05-01T08:00:00Z"},
+    },
 }
 """A valid body for each operation that takes one; its string fields get the payloads."""
 LOOKUPS = {"tag", "path", "prefix"}

@@ -27,6 +27,7 @@ from factoryos.api.routes import (
     metrics,
     oee,
     resample,
+    schedules,
     sites,
     users,
     workorders,
@@ -89,6 +90,7 @@ def create_app(services: Services, *, metrics_registry: CollectorRegistry | None
         alarms,
         maintenance,
         workorders,
+        schedules,
     )
     for module in (*modules, writes, metrics):
         app.include_router(module.router, responses=GATE_RESPONSES)

@@ -110,4 +110,15 @@ RULES: dict[tuple[str, str], Access] = {
     ("GET", "/api/maintenance/failure-codes"): Role.VIEWER,
     ("GET", "/api/maintenance/windows"): Role.VIEWER,
     ("GET", "/maintenance"): PUBLIC,  # the page shell (no data: it calls the API)
+    # production scheduling (apps/scheduling): engineers (the planners) solve, pin, repair
+    ("GET", "/api/schedules"): Role.VIEWER,
+    ("POST", "/api/schedules"): Role.ENGINEER,
+    ("GET", "/api/schedules/{job_id}"): Role.VIEWER,
+    ("GET", "/api/schedules/{job_id}/export.csv"): Role.VIEWER,
+    ("GET", "/api/schedules/{job_id}/export.json"): Role.VIEWER,
+    ("GET", "/api/schedules/{job_id}/dispatch"): Role.VIEWER,
+    ("POST", "/api/schedules/{job_id}/pin"): Role.ENGINEER,
+    ("POST", "/api/schedules/{job_id}/reschedule"): Role.ENGINEER,
+    ("POST", "/api/schedules/{job_id}/cancel"): Role.ENGINEER,
+    ("GET", "/scheduling"): PUBLIC,  # the page shell (no data: it calls the API)
 }

@@ -11,6 +11,13 @@ from factoryos.apps.maintenance.errors import MaintenanceError
 from factoryos.apps.maintenance.service import UnknownEquipmentError
 from factoryos.apps.oee.errors import CounterError, OeeError
 from factoryos.apps.oee.errors import InvalidInputError as OeeInputError
+from factoryos.apps.scheduling.errors import SchedulingError
+from factoryos.apps.scheduling.service import (
+    JobLimitError,
+    JobNotFoundError,
+    JobStateError,
+    RequestError,
+)
 from factoryos.bus.errors import BusClosedError
 from factoryos.errors import FactoryOSError
 from factoryos.model.errors import ModelError
@@ -44,6 +51,13 @@ _STATUS: tuple[tuple[type[FactoryOSError], int], ...] = (
     (CounterError, 409),
     (OeeInputError, 400),
     (OeeError, 409),
+    # Scheduling: another tenant's job is as unknown as a missing one; a job without a
+    # schedule yet cannot be pinned or exported; a tenant with every job still running waits.
+    (JobNotFoundError, 404),
+    (JobStateError, 409),
+    (JobLimitError, 429),
+    (RequestError, 422),
+    (SchedulingError, 400),
     (UnknownTagError, 404),
     (BadParameterError, 400),
     (QueryError, 400),

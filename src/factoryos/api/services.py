@@ -1,12 +1,13 @@
 """The runtime objects the API serves from, built by whoever starts the server."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from factoryos.api.tokens import TokenIssuer
 from factoryos.apps.alarms.processor import AlarmProcessor
 from factoryos.apps.maintenance.service import MaintenanceApp
 from factoryos.apps.oee.service import OeeService
+from factoryos.apps.scheduling.service import SchedulingService
 from factoryos.bus.inprocess import InProcessBus
 from factoryos.store.backend import TimeSeriesStore
 from factoryos.store.catalog import Catalog
@@ -44,6 +45,9 @@ class Services:
     """The live alarms, when the apps file has an ``alarms:`` section."""
     maintenance: MaintenanceApp | None = None
     """Predictive maintenance, when the apps file has a ``maintenance:`` section."""
+    scheduling: SchedulingService = field(default_factory=SchedulingService)
+    """Production scheduling's solve jobs (in memory: a restart forgets them). Always there:
+    its worker threads start with the first job and end when idle."""
 
     @property
     def users(self) -> Users:

@@ -52,6 +52,12 @@ def maintenance(request: Request) -> HTMLResponse:
     return _page(request, "maintenance.html")
 
 
+@router.get("/scheduling", response_class=HTMLResponse)
+def scheduling(request: Request) -> HTMLResponse:
+    """Production scheduling: solve, the Gantt chart, pin by dragging, reschedule."""
+    return _page(request, "scheduling.html")
+
+
 @router.get("/docs", response_class=HTMLResponse)
 def docs() -> HTMLResponse:
     """Swagger UI for /openapi.json, from vendored files so it works without the internet."""

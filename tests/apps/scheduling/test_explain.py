@@ -81,3 +81,12 @@ def test_fixed_work_that_does_not_match_its_operation() -> None:
     assert _reasons(Problem(("m", "n"), orders, fixed=(Fixed("A/0", "n", 0, 600),))) == [
         "fixed A/0 on n lasts 10 min, but 2 units take 14 min there"
     ]
+
+
+def test_a_pinned_step_before_its_predecessor_can_finish() -> None:
+    ops = (Operation((Mode("m", 2 * HOUR),)), Operation((Mode("n", HOUR),)))
+    problem = Problem(("m", "n"), (Order("A", ops),), fixed=(Fixed("A/1", "n", HOUR, 2 * HOUR),))
+    assert _reasons(problem) == [
+        "fixed A/1 starts at 1 h 00 min, but the steps before it cannot be done before "
+        "2 h 00 min (times from the plan's start)"
+    ]

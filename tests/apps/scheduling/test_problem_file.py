@@ -154,3 +154,10 @@ def test_csv_mistakes_name_the_line(tmp_path: Path) -> None:
     f.write_text("order,machine\nA,lathe\n")
     with pytest.raises(ProblemFileError, match="missing columns: product, quantity"):
         load_problem(f)
+
+
+def test_stability_and_endless_run_times_are_refused() -> None:
+    found = _problems(MINIMAL + "objective: {terms: {stability: 1}}\n")
+    assert found == ["line 13: objective: stability is for rescheduling a plan, not for a new one"]
+    found = _problems(MINIMAL.replace("run: 0.5,", "run: .inf,"))
+    assert len(found) == 1 and found[0].startswith("line 10: products.p.routing[0].machines.m1.run")

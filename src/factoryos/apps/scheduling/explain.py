@@ -136,6 +136,29 @@ def _fixed_durations(problem: Problem, unit: str) -> Iterator[str]:
             )
 
 
+def _fixed_too_early(problem: Problem, unit: str) -> Iterator[str]:
+    """A fixed lot that starts before its order's earlier steps can be done."""
+    fixed: dict[str, list[tuple[int, int]]] = {}
+    for f in problem.fixed:
+        fixed.setdefault(f.op, []).append((f.start, f.end))
+    for order in problem.orders:
+        ready = order.release  # the earliest the next step can start
+        for i, op in enumerate(order.operations):
+            spans = fixed.get(order.op_id(i))
+            if spans:
+                start = min(a for a, _ in spans)
+                if start < ready:
+                    yield (
+                        f"fixed {order.op_id(i)} starts at {_hm(start, unit)}, but the steps "
+                        f"before it cannot be done before {_hm(ready, unit)} (times from the "
+                        "plan's start)"
+                    )
+                ready = max(b for _, b in spans)
+            elif op.modes:
+                begin = max(ready, problem.now)
+                ready = begin + min(m.duration(_smallest_lot(order, i)) for m in op.modes)
+
+
 def _late_for_horizon(problem: Problem, horizon: int, unit: str) -> Iterator[str]:
     for order in problem.orders:
         path = sum(
@@ -159,6 +182,7 @@ def explain(problem: Problem, horizon: int, unit: str = "s") -> list[str]:
         *_cycles(problem),
         *_fixed_durations(problem, unit),
         *_fixed_collisions(problem),
+        *_fixed_too_early(problem, unit),
         *_too_long(problem, horizon, unit),
         *_late_for_horizon(problem, horizon, unit),
     ]

@@ -46,9 +46,12 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+Minutes = Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)]
+
+
 class ModeSpec(_Strict):
-    run: float = Field(ge=0, description="minutes per unit")
-    setup: float = Field(default=0, ge=0, description="minutes per lot")
+    run: Minutes = Field(description="minutes per unit")
+    setup: Minutes = Field(default=0, description="minutes per lot")
 
 
 class StepSpec(_Strict):
@@ -128,6 +131,12 @@ class ObjectiveSpec(_Strict):
     )
     lexicographic: bool = False
 
+    @model_validator(mode="after")
+    def _no_stability(self) -> Self:
+        if Objective.STABILITY in self.terms:
+            raise ValueError("stability is for rescheduling a plan, not for a new one")
+        return self
+
 
 class ProblemSpec(_Strict):
     start: datetime
@@ -136,7 +145,7 @@ class ProblemSpec(_Strict):
     horizon_days: float = Field(default=28, gt=0, le=MAX_HORIZON_DAYS)
     calendars: dict[str, CalendarSpec] = Field(default_factory=dict, max_length=100)
     machines: list[MachineSpec] = Field(min_length=1, max_length=2000)
-    families: dict[str, dict[str, float]] = Field(default_factory=dict)
+    families: dict[str, dict[str, Minutes]] = Field(default_factory=dict)
     products: dict[Name, ProductSpec] = Field(default_factory=dict)
     orders: list[OrderSpec] = Field(min_length=1, max_length=20_000)
     maintenance: list[WindowSpec] = Field(default_factory=list, max_length=10_000)
@@ -352,7 +361,12 @@ def plan_from_data(data: Any, source: str, lines: dict[Path_, int] | None = None
         raise ProblemFileError(
             source, [SiteProblem(dotted(p), line_of(lines, p), m) for p, m in found]
         )
-    return build_plan(spec, tz)
+    try:
+        return build_plan(spec, tz)
+    except OverflowError as exc:  # dates or durations beyond what datetime can hold
+        raise ProblemFileError(
+            source, [SiteProblem("(file)", None, f"out of range: {exc}")]
+        ) from exc
 
 
 def parse_problem(text: str, source: str = "<problem>") -> Plan:

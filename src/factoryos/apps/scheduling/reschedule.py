@@ -71,6 +71,17 @@ class Move:
         return self.after.start - self.before.start
 
 
+def with_stability(goal: Goal, weight: int) -> Goal:
+    """``goal`` with the stability term at ``weight`` (none at 0); a goal of stability
+    alone also minimises the makespan, so that the rest of the plan stays tight."""
+    terms = tuple(t for t in goal.terms if t[0] is not Objective.STABILITY)
+    if weight > 0:
+        terms = (*terms, (Objective.STABILITY, weight))
+    if all(t[0] is Objective.STABILITY for t in terms):
+        terms = ((Objective.MAKESPAN, 1), *terms)
+    return Goal(terms, goal.lexicographic)
+
+
 def _apply(problem: Problem, d: Disruption) -> Problem:
     if isinstance(d, Breakdown):
         if d.machine not in problem.machines:
@@ -124,10 +135,7 @@ def repair(
             frozen.append(Fixed(s.op, s.machine, s.start, s.end, s.lot, s.quantity))
         elif s.start < now + release_window and not _interrupts(s, disruption):
             released.append(s)
-    goal = changed.goal
-    if released and stability_weight > 0:
-        terms = tuple(t for t in goal.terms if t[0] is not Objective.STABILITY)
-        goal = Goal((*terms, (Objective.STABILITY, stability_weight)), goal.lexicographic)
+    goal = with_stability(changed.goal, stability_weight if released else 0)
     new = replace(changed, fixed=tuple(frozen), now=max(changed.now, now), goal=goal)
     return Repair(new, tuple(released), interrupted)
 
@@ -156,4 +164,5 @@ __all__ = [
     "RushOrder",
     "moves",
     "repair",
+    "with_stability",
 ]
