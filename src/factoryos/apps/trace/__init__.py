@@ -1,0 +1,1 @@
+"""Quality traceability: GS1 identifiers (check digits, Digital Link URIs, EPC URNs)."""

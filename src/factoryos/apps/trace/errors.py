@@ -1,0 +1,15 @@
+"""The traceability app's exception tree.
+
+``TraceError`` ── ``IdentifierError``: a GS1 key, Digital Link URI or EPC URN that is
+malformed; the message names the identifier and what is wrong with it.
+"""
+
+from factoryos.errors import FactoryOSError
+
+
+class TraceError(FactoryOSError):
+    """Root of every traceability error."""
+
+
+class IdentifierError(TraceError, ValueError):
+    """A GS1 identifier (key, Digital Link URI, EPC URN or pattern) is invalid."""
