@@ -135,7 +135,7 @@ def _t(iso: str) -> datetime:
 
 
 async def test_a_pin_moves_the_lot_there_and_reports_the_moves(
-    client: httpx.AsyncClient, acme: Tenant
+    client: httpx.AsyncClient, services: Services, acme: Tenant
 ) -> None:
     job = await _solved(client, acme)
     before = _bar(job, "SO-1003/0")  # housing: cnc-1 or cnc-2
@@ -171,6 +171,16 @@ async def test_a_pin_moves_the_lot_there_and_reports_the_moves(
     assert stuck["status"] == "infeasible"
     assert stuck["reasons"][0].startswith("pinned SO-1002/0 lot 0 on saw-1")
     assert any("overlaps break" in reason for reason in stuck["reasons"])
+
+    # every planner's action is in the audit log, newest first
+    audit = services.catalog.audit.entries(services.catalog.tenant_id("acme"))
+    assert [(e.action, e.target, e.actor) for e in audit][:4] == [
+        ("schedule_pin", stuck["id"], "engineer-key"),
+        ("schedule_pin", twice["id"], "engineer-key"),
+        ("schedule_pin", pinned["id"], "engineer-key"),
+        ("schedule_submit", job["id"], "engineer-key"),
+    ]
+    assert f'"parent":"{job["id"]}"' in audit[0].detail
 
 
 async def test_a_breakdown_is_repaired_and_the_moves_reported(

@@ -17,6 +17,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
+from factoryos.api.audit import record, record_now
 from factoryos.api.deps import ServicesDep, TenantCaller
 from factoryos.api.errors import BadParameterError
 from factoryos.api.routes.workorders import work_orders
@@ -462,7 +463,9 @@ async def submit(services: ServicesDep, who: TenantCaller, body: SubmitIn) -> Jo
             )
         return services.scheduling.submit(who.tenant_id, body.document, **options)
 
-    return _out(await _call(run, where))
+    job = await _call(run, where)
+    await record(services, "schedule_submit", who, job.id, _facts(job))
+    return _out(job)
 
 
 @router.get("", summary="The tenant's scheduling jobs, newest first")
@@ -546,6 +549,7 @@ async def pin(
         ),
         "body",
     )  # fmt: skip
+    await record(services, "schedule_pin", who, job.id, _facts(job))
     return _out(job)
 
 
@@ -565,6 +569,7 @@ async def reschedule(
         ),
         "params",
     )  # fmt: skip
+    await record(services, "schedule_reschedule", who, job.id, _facts(job))
     return _out(job)
 
 
@@ -574,4 +579,11 @@ async def reschedule(
     responses={404: _ERRORS[404]},
 )
 def cancel(services: ServicesDep, who: TenantCaller, job_id: Annotated[str, _JOB]) -> JobOut:
-    return _out(services.scheduling.cancel(who.tenant_id, job_id))
+    job = services.scheduling.cancel(who.tenant_id, job_id)
+    record_now(services, "schedule_cancel", who, job.id, _facts(job))
+    return _out(job)
+
+
+def _facts(job: Job) -> dict[str, object]:
+    """What the audit log keeps of a scheduling action."""
+    return {"name": job.name, "kind": str(job.kind), "parent": job.parent, "note": job.note}
