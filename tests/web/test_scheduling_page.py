@@ -2,9 +2,9 @@
 static copy of docs/examples/plan.yaml) solved through the page, its Gantt chart drawn with a
 bar per lot, the KPI cards, CP-SAT against the rules, the dispatch list and the CSV export;
 then a lot dragged with the mouse to an hour later (pinned there and solved again), another
-dragged to the other machine's row, a breakdown repaired through the form, a hard problem's
-search drawn while it runs and stopped — and a viewer who sees the plans but cannot change
-them.
+dragged to the other machine's row, a breakdown and a rush order repaired through the forms,
+a hard problem's search drawn while it runs and stopped — and a viewer who sees the plans but
+cannot change them.
 """
 
 import json
@@ -219,6 +219,21 @@ def test_solve_drag_to_pin_and_repair_in_the_page(running: Running) -> None:
             expect(page.locator("#moves-box")).to_be_visible()
             expect(page.locator("#job-rows tr")).to_have_count(4)
 
+            # a rush order through the form: its two steps are planned into the repaired plan
+            page.fill("#rush-id", "RUSH-7")
+            page.select_option("#rush-product", "frame")
+            page.fill("#rush-qty", "5")
+            page.fill("#rush-due", "2026-12-01T12:00")
+            page.click("#rush-form button")
+            rush_id = _wait_done(page, fourth)
+            rushed = running.job(rush_id)
+            assert (rushed["kind"], rushed["status"], rushed["parent"]) == (
+                "reschedule", "done", fourth,
+            )  # fmt: skip
+            steps = {b["op"] for b in rushed["result"]["bars"] if b["order"] == "RUSH-7"}
+            assert steps == {"RUSH-7/0", "RUSH-7/1"}
+            expect(page.locator("#job-rows tr")).to_have_count(5)
+
             # a hard problem: the search drawn while it runs, then stopped with its best
             page.fill("#doc", json.dumps(hard()))
             page.fill("#solve-limit", "30")
@@ -230,7 +245,7 @@ def test_solve_drag_to_pin_and_repair_in_the_page(running: Running) -> None:
             )
             expect(page.locator("#job-status")).to_have_text("running")
             page.click("#cancel")
-            fifth = _wait_done(page, fourth)
+            fifth = _wait_done(page, rush_id)
             stopped = running.job(fifth)
             assert (stopped["status"], stopped["cancelled"]) == ("done", True)
             expect(page.locator("#job-status")).to_have_text("done (stopped)")
@@ -242,7 +257,7 @@ def test_solve_drag_to_pin_and_repair_in_the_page(running: Running) -> None:
             page.click("#logout")
             _sign_in(page, expect, running.viewer, "viewer")
             expect(page.locator("#solve")).to_be_disabled()
-            expect(page.locator("#job-rows tr")).to_have_count(5)
+            expect(page.locator("#job-rows tr")).to_have_count(6)
             page.locator(f'#job-rows tr[data-job="{first}"] button.link').click()
             page.wait_for_function(
                 f"() => window.factoryosSched.job === {first!r} && window.factoryosSched.bars > 0"
@@ -255,7 +270,7 @@ def test_solve_drag_to_pin_and_repair_in_the_page(running: Running) -> None:
             page.mouse.up()
             page.wait_for_timeout(500)
             assert page.evaluate("() => window.factoryosSched.job") == first  # no pin
-            expect(page.locator("#job-rows tr")).to_have_count(5)
+            expect(page.locator("#job-rows tr")).to_have_count(6)
             assert errors == []
         finally:
             browser.close()

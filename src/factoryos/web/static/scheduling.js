@@ -3,7 +3,7 @@
 // machine, a bar per lot coloured by order, changeover hatched and setup lighter before the
 // run, downtime shaded), KPI cards, CP-SAT against the dispatching rules, dispatch lists and
 // exports. Dragging a bar pins that lot there (another row: another machine) and solves again;
-// the reschedule forms repair the plan after a breakdown or late material.
+// the reschedule forms repair the plan after a breakdown, a rush order or late material.
 // Plain JS, no build step; every datum from /api/schedules.
 "use strict";
 
@@ -616,11 +616,13 @@
     };
     keep($("bd-machine"), job.machines);
     keep($("late-order"), job.orders.map((o) => o.id));
+    keep($("rush-product"), [...new Set(job.orders.map((o) => o.product))]);
     if (!$("bd-start").value) {
       const start = new Date(ms(job.now) + 2 * 3600000);
       $("bd-start").value = toLocalInput(start);
       $("bd-end").value = toLocalInput(new Date(start.getTime() + 4 * 3600000));
       $("late-release").value = toLocalInput(new Date(ms(job.now) + 24 * 3600000));
+      $("rush-due").value = toLocalInput(new Date(ms(job.now) + 24 * 3600000));
     }
   }
 
@@ -699,6 +701,15 @@
       machine: $("bd-machine").value,
       start: fromLocalInput($("bd-start").value, "breakdown's start"),
       end: fromLocalInput($("bd-end").value, "repair's end"),
+    }));
+    onRepair("rush-form", "rush_order", () => ({
+      order: {
+        id: $("rush-id").value.trim(),
+        product: $("rush-product").value,
+        quantity: Number($("rush-qty").value),
+        due: fromLocalInput($("rush-due").value, "rush order's due date"),
+        weight: Number($("rush-weight").value),
+      },
     }));
     onRepair("late-form", "late_material", () => ({
       order: $("late-order").value,
