@@ -27,6 +27,7 @@ RANK = {
     "cli": 7,
     "cli_audit": 7,
     "cli_schedule": 7,
+    "cli_trace": 7,
     "cli_security": 7,
     "cli_users": 7,
 }

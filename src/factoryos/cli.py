@@ -12,6 +12,7 @@ from rich.console import Console, RenderableType
 from factoryos.cli_audit import audit_app
 from factoryos.cli_schedule import schedule
 from factoryos.cli_security import broker_app, pki_app
+from factoryos.cli_trace import trace_app
 from factoryos.cli_users import users_app
 from factoryos.model import SiteFileError, load_site
 
@@ -39,6 +40,7 @@ app.add_typer(broker_app, name="broker")
 app.add_typer(audit_app, name="audit")
 app.add_typer(users_app, name="users")
 app.command("schedule")(schedule)
+app.add_typer(trace_app, name="trace")
 
 out = Console()
 err = Console(stderr=True)

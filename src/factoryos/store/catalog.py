@@ -683,6 +683,7 @@ class Catalog:
 from factoryos.store import alarm_log as _alarm_log  # noqa: E402, F401 (alarm history table)
 from factoryos.store import audit as _audit  # noqa: E402
 from factoryos.store import downtime as _downtime  # noqa: E402, F401 (operator reasons)
+from factoryos.store import epcis_events as _epcis  # noqa: E402, F401 (EPCIS events)
 from factoryos.store import model_registry as _models  # noqa: E402, F401 (model registry)
 from factoryos.store import users as _users  # noqa: E402, F401 (registers the user tables)
 from factoryos.store import work_orders as _work_orders  # noqa: E402, F401 (work orders)

@@ -42,6 +42,7 @@ LATER_TABLES: tuple[tuple[str, frozenset[str]], ...] = (
     ("0005_downtime_reasons", frozenset({"downtime_reasons"})),
     ("0006_work_orders", frozenset({"work_orders", "work_order_log"})),
     ("0007_model_registry", frozenset({"model_versions", "model_promotions"})),
+    ("0008_epcis_events", frozenset({"epcis_events", "epcis_event_epcs"})),
 )
 CONNECT_TIMEOUT_S = 10
 # A migration waits this long for locks held by a running app, then fails instead of hanging.

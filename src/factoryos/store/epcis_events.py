@@ -1,0 +1,178 @@
+"""EPCIS events in the catalog: one row per event with the fields queries filter on, one row
+per identifier an event names (with its role: epc, parent, child, input, output, or the
+quantity classes), and the event itself as JSON text.
+
+Capture is all or nothing: a batch is written in one transaction, and an event whose
+``event_id`` the tenant already has is not written again (capture is idempotent on eventID).
+The store knows nothing of EPCIS documents (the trace app sits above it): it takes rows the
+app prepared.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    select,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from factoryos.store.catalog import Base, Catalog, CatalogInputError
+
+MAX_ID = 400  # characters of an eventID, EPC, location or vocabulary URI
+MAX_BATCH = 10_000  # events per capture
+ROLES = (
+    "epc", "class", "parent", "child", "child_class",
+    "input", "output", "input_class", "output_class",
+)  # fmt: skip
+_Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class EventRow(Base):
+    __tablename__ = "epcis_events"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "event_id", name="uq_epcis_events_event_id"),
+        Index("ix_epcis_events_tenant_time", "tenant_id", "event_time_ns"),
+    )
+
+    id: Mapped[int] = mapped_column(_Id, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[int] = mapped_column(Integer, ForeignKey("tenants.id"), nullable=False)
+    event_id: Mapped[str] = mapped_column(String(MAX_ID), nullable=False)
+    event_type: Mapped[str] = mapped_column(String(40), nullable=False)
+    event_time_ns: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    record_time_ns: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    action: Mapped[str | None] = mapped_column(String(8))
+    biz_step: Mapped[str | None] = mapped_column(String(MAX_ID))
+    disposition: Mapped[str | None] = mapped_column(String(MAX_ID))
+    read_point: Mapped[str | None] = mapped_column(String(MAX_ID))
+    biz_location: Mapped[str | None] = mapped_column(String(MAX_ID))
+    body: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+class EventEpcRow(Base):
+    __tablename__ = "epcis_event_epcs"
+    __table_args__ = (
+        Index("ix_epcis_event_epcs_tenant_epc", "tenant_id", "epc"),
+        Index("ix_epcis_event_epcs_event", "event"),
+    )
+
+    id: Mapped[int] = mapped_column(_Id, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[int] = mapped_column(Integer, ForeignKey("tenants.id"), nullable=False)
+    event: Mapped[int] = mapped_column(_Id, ForeignKey("epcis_events.id"), nullable=False)
+    epc: Mapped[str] = mapped_column(String(MAX_ID), nullable=False)
+    role: Mapped[str] = mapped_column(String(16), nullable=False)
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event as the store keeps it; ``body`` is its JSON text."""
+
+    event_id: str
+    event_type: str
+    event_time_ns: int
+    action: str | None
+    biz_step: str | None
+    disposition: str | None
+    read_point: str | None
+    biz_location: str | None
+    body: str
+    epcs: tuple[tuple[str, str], ...]  # (role, identifier)
+
+
+@dataclass(frozen=True, slots=True)
+class Captured:
+    """What a capture did: events written, and eventIDs the tenant already had."""
+
+    written: int
+    duplicates: tuple[str, ...]
+
+
+def _check(events: Sequence[NewEvent]) -> None:
+    if len(events) > MAX_BATCH:
+        raise CatalogInputError(f"capture: {len(events)} events, at most {MAX_BATCH} at once")
+    for n, e in enumerate(events):
+        texts = [e.event_id, e.biz_step, e.disposition, e.read_point, e.biz_location]
+        texts += [epc for _, epc in e.epcs]
+        if any(t is not None and len(t) > MAX_ID for t in texts):
+            raise CatalogInputError(f"eventList[{n}]: an identifier longer than {MAX_ID}")
+        bad = sorted({role for role, _ in e.epcs} - set(ROLES))
+        if bad:
+            raise CatalogInputError(f"eventList[{n}]: unknown roles {bad}")
+
+
+class EpcisEvents:
+    """The catalog's EPCIS events (synchronous, like the catalog: call it from threads)."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self._catalog = catalog
+
+    def capture(self, tenant_id: int, events: Sequence[NewEvent], record_time_ns: int) -> Captured:
+        """Write ``events`` in one transaction, skipping eventIDs already stored (and
+        repeats inside the batch)."""
+        _check(events)
+        ids = [e.event_id for e in events]
+        with self._catalog._write() as s:
+            known: set[str] = set()
+            for at in range(0, len(ids), 500):  # bounded IN lists
+                chunk = ids[at : at + 500]
+                known |= set(
+                    s.scalars(
+                        select(EventRow.event_id).where(
+                            EventRow.tenant_id == tenant_id, EventRow.event_id.in_(chunk)
+                        )
+                    )
+                )
+            duplicates, written = [], 0
+            for e in events:
+                if e.event_id in known:
+                    duplicates.append(e.event_id)
+                    continue
+                known.add(e.event_id)
+                row = EventRow(
+                    tenant_id=tenant_id,
+                    event_id=e.event_id,
+                    event_type=e.event_type,
+                    event_time_ns=e.event_time_ns,
+                    record_time_ns=record_time_ns,
+                    action=e.action,
+                    biz_step=e.biz_step,
+                    disposition=e.disposition,
+                    read_point=e.read_point,
+                    biz_location=e.biz_location,
+                    body=e.body,
+                )
+                s.add(row)
+                s.flush()
+                s.add_all(
+                    EventEpcRow(tenant_id=tenant_id, event=row.id, epc=epc, role=role)
+                    for role, epc in e.epcs
+                )
+                written += 1
+            return Captured(written, tuple(duplicates))
+
+    def count(self, tenant_id: int) -> int:
+        with self._catalog._read() as s:
+            query = select(func.count()).where(EventRow.tenant_id == tenant_id)
+            return int(s.scalar(query) or 0)
+
+    def bodies(self, tenant_id: int, epc: str | None = None, limit: int = 1000) -> list[str]:
+        """Stored events' JSON, oldest event time first; only those naming ``epc`` if given."""
+        query = select(EventRow.body).where(EventRow.tenant_id == tenant_id)
+        if epc is not None:
+            named = select(EventEpcRow.event).where(
+                EventEpcRow.tenant_id == tenant_id, EventEpcRow.epc == epc
+            )
+            query = query.where(EventRow.id.in_(named))
+        query = query.order_by(EventRow.event_time_ns, EventRow.id).limit(limit)
+        with self._catalog._read() as s:
+            return list(s.scalars(query))
+
+
+__all__ = ["Captured", "EpcisEvents", "EventEpcRow", "EventRow", "NewEvent"]
