@@ -107,6 +107,19 @@ def _check(events: Sequence[NewEvent]) -> None:
             raise CatalogInputError(f"eventList[{n}]: unknown roles {bad}")
 
 
+@dataclass(frozen=True, slots=True)
+class Link:
+    """An identifier an event names, with the event: a row genealogy walks over."""
+
+    event: int  # the event's row id
+    event_id: str
+    event_type: str
+    action: str | None
+    event_time_ns: int
+    role: str
+    epc: str
+
+
 class EpcisEvents:
     """The catalog's EPCIS events (synchronous, like the catalog: call it from threads)."""
 
@@ -157,6 +170,38 @@ class EpcisEvents:
                 written += 1
             return Captured(written, tuple(duplicates))
 
+    def links(self, tenant_id: int, epcs: Sequence[str], roles: Sequence[str]) -> list[Link]:
+        """Every identifier named by the events that name one of ``epcs`` in one of
+        ``roles`` (the events' other identifiers are where a trace goes next)."""
+        out: list[Link] = []
+        for at in range(0, len(epcs), 500):  # bounded IN lists
+            named = (
+                select(EventEpcRow.event)
+                .where(
+                    EventEpcRow.tenant_id == tenant_id,
+                    EventEpcRow.epc.in_(epcs[at : at + 500]),
+                    EventEpcRow.role.in_(roles),
+                )
+                .distinct()
+            )
+            query = (
+                select(
+                    EventRow.id,
+                    EventRow.event_id,
+                    EventRow.event_type,
+                    EventRow.action,
+                    EventRow.event_time_ns,
+                    EventEpcRow.role,
+                    EventEpcRow.epc,
+                )
+                .join(EventEpcRow, EventEpcRow.event == EventRow.id)
+                .where(EventRow.tenant_id == tenant_id, EventRow.id.in_(named))
+                .order_by(EventRow.event_time_ns, EventRow.id, EventEpcRow.id)
+            )
+            with self._catalog._read() as s:
+                out += [Link(*row) for row in s.execute(query)]
+        return out
+
     def count(self, tenant_id: int) -> int:
         with self._catalog._read() as s:
             query = select(func.count()).where(EventRow.tenant_id == tenant_id)
@@ -175,4 +220,4 @@ class EpcisEvents:
             return list(s.scalars(query))
 
 
-__all__ = ["Captured", "EpcisEvents", "EventEpcRow", "EventRow", "NewEvent"]
+__all__ = ["Captured", "EpcisEvents", "EventEpcRow", "EventRow", "Link", "NewEvent"]

@@ -13,3 +13,7 @@ class TraceError(FactoryOSError):
 
 class IdentifierError(TraceError, ValueError):
     """A GS1 identifier (key, Digital Link URI, EPC URN or pattern) is invalid."""
+
+
+class GenealogyError(TraceError, ValueError):
+    """A trace that cannot be walked as asked (a depth out of range, an explosion)."""
