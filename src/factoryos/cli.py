@@ -588,6 +588,52 @@ def bench_e2e(
     _emit(result, as_json, format_e2e_table)
 
 
+@bench_app.command("resolve")
+def bench_resolve(
+    identifiers: Annotated[int, typer.Option(help="Identifiers registered.", min=100)] = 100_000,
+    seconds: Annotated[float, typer.Option(help="Each measurement this long.", min=0.1)] = 10.0,
+    catalog_url: Annotated[
+        str | None,
+        typer.Option(
+            help="PostgreSQL for the catalog (a schema of its own, dropped after); "
+            "default: SQLite in a temporary folder."
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Identifier resolutions per second and p99 latency: the resolver itself (cache and
+    catalog, a hot/cold/missing mix) and end to end through the HTTP API."""
+    from factoryos.bench.resolve import format_resolve_table, run_resolve_bench
+
+    result = run_resolve_bench(identifiers, seconds, catalog_url=catalog_url, progress=not as_json)
+    _emit(result, as_json, format_resolve_table)
+
+
+@bench_app.command("trace")
+def bench_trace(
+    events: Annotated[int, typer.Option(help="EPCIS events stored before timing.", min=10_000)] = (
+        10_000_000
+    ),
+    catalog_url: Annotated[
+        str | None,
+        typer.Option(
+            help="PostgreSQL for the catalog (a schema of its own, dropped after) or a new "
+            "SQLite file (removed after); default: SQLite in a temporary folder."
+        ),
+    ] = None,
+    traces: Annotated[int, typer.Option(help="Timed traces in each direction.", min=1)] = 200,
+    depth: Annotated[int, typer.Option(help="Levels each trace follows.", min=1, max=100)] = 10,
+    seed: Annotated[int, typer.Option(help="Seed of the generated supply chain.")] = 20260101,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Genealogy latency p50/p99: backward traces from pallets and forward traces from raw
+    material lots, through aggregations and transformations, over a generated repository."""
+    from factoryos.bench.trace import format_trace_table, run_trace_bench
+
+    result = run_trace_bench(events, catalog_url, traces, depth, seed=seed, progress=not as_json)
+    _emit(result, as_json, format_trace_table)
+
+
 CatalogUrlOption = Annotated[
     str | None,
     typer.Option("--url", help="Catalog database URL; default: DATA_DIR/catalog.sqlite."),

@@ -65,6 +65,10 @@ GOOD = {
     "order_id": "999999",
     "version": "1",
     "job_id": "0123456789abcdef",
+    "handle": "88.123/none",
+    "event_id": "urn:uuid:00000000-0000-4000-8000-000000000000",
+    "id": "urn:epc:id:sgtin:0614141.107346.2017",
+    "alarm_id": "999999",
 }
 """A valid value for each required parameter, so the hostile one reaches the query (ids
 that exist nowhere: a walk must not revoke the key it calls with)."""
@@ -131,10 +135,29 @@ GOOD_BODIES: dict[str, Any] = {
         "machine": "m1",
         "start": "2024-05-01T07:00:00Z",
     },
+    "POST /api/epcis/capture": {
+        "@context": "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2024-05-01T12:00:00Z",
+        "epcisBody": {"eventList": []},
+    },
+    "POST /api/identifiers/allocations": {"prefix": "88.123", "tenant": "acme", "description": "d"},
+    "POST /api/identifiers/prefixes": {"prefix": "88.123.4", "description": "a line"},
+    "PUT /api/identifiers/{handle}": {"type": "product", "name": "pump", "twin": "plant1/a"},
+    "POST /api/resolve": {"handles": ["88.123/none", "88.1/a b"]},
     "POST /api/schedules/{job_id}/reschedule": {
         "kind": "breakdown",
         "params": {"machine": "m1", "start": "2024-05-01T07:00:00Z", "end": "2024-05-01T08:00:00Z"},
     },
+    "POST /api/spc/characteristics/{name}/inspections": {
+        "time": "2024-05-01T12:00:00Z",
+        "lot": "L-4711",
+        "equipment": "plant1/machining/line1/cell1/cnc-01",
+        "values": [10.1, 10.2],
+        "comment": "gauge 7",
+    },
+    "POST /api/spc/alarms/{alarm_id}/ack": {"comment": "checked the gauge"},
 }
 """A valid body for each operation that takes one; its string fields get the payloads."""
 LOOKUPS = {"tag", "path", "prefix"}

@@ -3,6 +3,7 @@
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,13 @@ def sqlite_url(tmp_path: Path) -> str:
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A URL whose search_path is a fresh schema, dropped afterwards."""
+    with pg_schema_url() as url:
+        yield url
+
+
+@contextmanager
+def pg_schema_url() -> Iterator[str]:
+    """A URL whose search_path is a fresh schema, dropped afterwards (for any fixture scope)."""
     admin = create_engine(PG_URL, connect_args={"connect_timeout": 5})
     schema = f"fos_mig_{uuid.uuid4().hex[:12]}"
     try:

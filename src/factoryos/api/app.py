@@ -18,9 +18,11 @@ from factoryos.api.routes import (
     alarms,
     assets,
     auth,
+    epcis,
     export,
     health,
     history,
+    identifiers,
     keys,
     live,
     maintenance,
@@ -29,6 +31,7 @@ from factoryos.api.routes import (
     resample,
     schedules,
     sites,
+    spc,
     users,
     workorders,
     writes,
@@ -91,6 +94,9 @@ def create_app(services: Services, *, metrics_registry: CollectorRegistry | None
         maintenance,
         workorders,
         schedules,
+        epcis,
+        identifiers,
+        spc,
     )
     for module in (*modules, writes, metrics):
         app.include_router(module.router, responses=GATE_RESPONSES)

@@ -121,4 +121,30 @@ RULES: dict[tuple[str, str], Access] = {
     ("POST", "/api/schedules/{job_id}/reschedule"): Role.ENGINEER,
     ("POST", "/api/schedules/{job_id}/cancel"): Role.ENGINEER,
     ("GET", "/scheduling"): PUBLIC,  # the page shell (no data: it calls the API)
+    # traceability (apps/trace): lines and partners capture events, everyone queries
+    ("POST", "/api/epcis/capture"): Role.OPERATOR,
+    ("GET", "/api/epcis/events"): Role.VIEWER,
+    ("GET", "/api/epcis/events/{event_id:path}"): Role.VIEWER,
+    ("GET", "/api/trace/genealogy"): Role.VIEWER,
+    ("GET", "/api/trace/recall"): Role.VIEWER,
+    ("GET", "/trace"): PUBLIC,  # the page shell (no data: it calls the API)
+    # identifiers (twin/, docs/identifiers.md): the platform allocates prefixes, engineers
+    # register under them; resolution answers any valid credential, whichever tenant (a
+    # record is what its owner publishes; child nodes forward with a key of their parent)
+    ("POST", "/api/identifiers/allocations"): PLATFORM,
+    ("GET", "/api/identifiers/prefixes"): Role.VIEWER,
+    ("POST", "/api/identifiers/prefixes"): Role.ENGINEER,
+    ("GET", "/api/identifiers"): Role.VIEWER,
+    ("PUT", "/api/identifiers/{handle:path}"): Role.ENGINEER,
+    ("GET", "/api/resolve/{handle:path}"): ANYONE,
+    ("POST", "/api/resolve"): ANYONE,
+    # statistical process control (apps/trace/spc): inspectors post results and operators
+    # acknowledge out-of-control alarms; everyone sees the charts
+    ("GET", "/api/spc/characteristics"): Role.VIEWER,
+    ("GET", "/api/spc/characteristics/{name}/chart"): Role.VIEWER,
+    ("GET", "/api/spc/characteristics/{name}/capability"): Role.VIEWER,
+    ("POST", "/api/spc/characteristics/{name}/inspections"): Role.OPERATOR,
+    ("GET", "/api/spc/alarms"): Role.VIEWER,
+    ("POST", "/api/spc/alarms/{alarm_id}/ack"): Role.OPERATOR,
+    ("GET", "/spc"): PUBLIC,  # the page shell (no data: it calls the API)
 }

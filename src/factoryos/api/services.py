@@ -8,10 +8,12 @@ from factoryos.apps.alarms.processor import AlarmProcessor
 from factoryos.apps.maintenance.service import MaintenanceApp
 from factoryos.apps.oee.service import OeeService
 from factoryos.apps.scheduling.service import SchedulingService
+from factoryos.apps.trace.spc.service import SpcService
 from factoryos.bus.inprocess import InProcessBus
 from factoryos.store.backend import TimeSeriesStore
 from factoryos.store.catalog import Catalog
 from factoryos.store.users import Users
+from factoryos.twin.node import IdentifierNode
 
 
 class TagWriter(Protocol):
@@ -48,6 +50,11 @@ class Services:
     scheduling: SchedulingService = field(default_factory=SchedulingService)
     """Production scheduling's solve jobs (in memory: a restart forgets them). Always there:
     its worker threads start with the first job and end when idle."""
+    identifiers: IdentifierNode | None = None
+    """The identifier registry and resolver; None: the API makes one over ``catalog`` with
+    the ``FACTORYOS_RESOLVER_*`` settings on first use (docs/identifiers.md)."""
+    spc: SpcService | None = None
+    """Statistical process control, when the apps file has an ``spc:`` section."""
 
     @property
     def users(self) -> Users:

@@ -5,6 +5,7 @@
     oee:      {...}   # apps/oee
     alarms:   {...}   # apps/alarms
     notify:   {...}   # apps/notify
+    trace:    {...}   # apps/trace/production (its model: apps/trace/production/config.py)
 
 The file is parsed once; every application validates its own section with its own pydantic
 model through :meth:`AppsFile.section`, and any problem is raised as

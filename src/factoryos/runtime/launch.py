@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from factoryos.apps.maintenance.service import MaintenanceApp
+from factoryos.apps.trace.production import backfill
+from factoryos.apps.trace.production import plans as trace_plans
 from factoryos.errors import FactoryOSError
 from factoryos.model import SiteFile
 from factoryos.runtime.feeds import Feeds
@@ -17,6 +19,7 @@ from factoryos.runtime.platform import Platform
 from factoryos.runtime.retention_job import DEFAULT_EVERY_S
 from factoryos.runtime.settings import ServerTls
 from factoryos.sim import SimulatorHost, VirtualFactory
+from factoryos.store.epcis_events import EpcisEvents
 
 
 class LaunchError(FactoryOSError):
@@ -84,6 +87,21 @@ async def _train_models(
             step(f"  rul/{kind}: {outcome}")
 
 
+async def _trace_history(
+    platform: Platform, start: int, now: int, step: Callable[[str], None]
+) -> None:
+    """The production events (EPCIS) of the stored history, as if the trace had watched it."""
+    assert platform.trace is not None
+    step("emitting the production events (EPCIS) of that history")
+    tenant_id = platform.catalog.ensure_tenant(platform.site.site.tenant)
+    events, plans = EpcisEvents(platform.catalog), trace_plans(platform.trace)
+    done = await asyncio.to_thread(
+        backfill, plans, platform.store, events, tenant_id, platform.tag_ids, start, now
+    )
+    for line, made in done.lines.items():
+        step(f"  {line}: {made.lots_finished} lots, {made.cases} cases, {made.shipments} shipments")
+
+
 async def run_platform(
     site: SiteFile,
     data_dir: Path,
@@ -126,6 +144,8 @@ async def run_platform(
                 sim.factory.carry_wear(recorded)
             if platform.maintenance_app is not None:
                 await _train_models(platform.maintenance_app, site, start, now, step)
+            if platform.trace is not None:
+                await _trace_history(platform, now - round(history_hours * 3600e9), now, step)
         if sim is not None:
             step(f"starting the virtual factory ({len(site.devices)} Modbus devices)")
             await sim.start_all()

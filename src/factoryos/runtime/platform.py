@@ -27,6 +27,12 @@ from factoryos.apps.notify.settings import NotifySettings, load_notify
 from factoryos.apps.oee.config import OeeSection, load_section
 from factoryos.apps.oee.scheduled import check_report_channels, report_job
 from factoryos.apps.oee.service import OeeService
+from factoryos.apps.trace.production import TraceProcessor, TraceSection
+from factoryos.apps.trace.production import load_section as load_trace
+from factoryos.apps.trace.production import plans as trace_plans
+from factoryos.apps.trace.spc.config import SpcSection
+from factoryos.apps.trace.spc.config import load_section as load_spc
+from factoryos.apps.trace.spc.service import SpcService
 from factoryos.bus.inprocess import InProcessBus
 from factoryos.connect.polling import run_all
 from factoryos.connect.registry import build_drivers
@@ -41,12 +47,13 @@ from factoryos.runtime.settings import ServerTls
 from factoryos.store.alarm_log import AlarmLog
 from factoryos.store.backend import TimeSeriesStore, open_store
 from factoryos.store.catalog import Catalog, Role
+from factoryos.store.epcis_events import EpcisEvents
 from factoryos.store.ingest import Ingestor
 from factoryos.store.retention import policy_of_site
 
 log = logging.getLogger(__name__)
 
-APP_SECTIONS = {"alarms", "oee", "notify", "maintenance"}
+APP_SECTIONS = {"alarms", "oee", "notify", "maintenance", "spc", "trace"}
 """The apps-file sections the platform reads; any other is refused as a misspelling."""
 
 
@@ -97,14 +104,20 @@ class Platform:
     notify: NotifySettings | None = field(init=False)
     maintenance: MaintenanceSection | None = field(init=False)
     maintenance_app: MaintenanceApp | None = field(init=False)
+    spc: SpcSection | None = field(init=False)
+    trace: TraceSection | None = field(init=False)
 
     def __post_init__(self) -> None:
         apps = self._apps()
         self.oee, self.notify, self.maintenance = None, None, None
+        self.spc = None
+        self.trace = None
         if apps is not None:  # everything the file says is checked before anything opens
             self.oee = load_section(apps, self.site)
             self.notify = load_notify(apps)
             self.maintenance = load_maintenance(apps, self.site)
+            self.spc = load_spc(apps, self.site)
+            self.trace = load_trace(apps, self.site)
             if self.oee is not None:
                 channels = None if self.notify is None else self.notify.targets.keys()
                 check_report_channels(apps, self.oee, channels)
@@ -152,6 +165,21 @@ class Platform:
             self.tag_ids,
             self.site.site.tenant,
         )
+
+    def _spc_service(self) -> SpcService | None:
+        """Control charts of the ``spc:`` section's characteristics, and their alarms."""
+        if self.spc is None:
+            return None
+        return SpcService(self.spc, self.catalog, self.store, self.tag_ids, self.site.site.tenant)
+
+    def _trace_processor(self) -> TraceProcessor | None:
+        """Production events of the ``trace:`` section's lines; subscribes at once: build it
+        before the drivers start publishing."""
+        if self.trace is None:
+            return None
+        tenant_id = self.catalog.ensure_tenant(self.site.site.tenant)
+        events = EpcisEvents(self.catalog)
+        return TraceProcessor(trace_plans(self.trace), self.bus, events, tenant_id, self.tag_ids)
 
     def _apps_tasks(self, notifier: Notifier | None) -> tuple[OeeApp | None, dict[str, Task]]:
         """OEE for the API, and the scheduled reports to run."""
@@ -215,6 +243,12 @@ class Platform:
         maintenance = self.maintenance_app
         if maintenance is not None:
             app_tasks["maintenance"] = maintenance.run
+        spc = self._spc_service()
+        if spc is not None:
+            app_tasks["spc"] = spc.run
+        trace = self._trace_processor()
+        if trace is not None:
+            app_tasks["trace"] = trace.run
         services = Services(
             self.catalog,
             self.store,
@@ -224,6 +258,7 @@ class Platform:
             alarms=alarms,
             oee=oee,
             maintenance=maintenance,
+            spc=spc,
         )
         ingestor = Ingestor(self.store, self.bus)
         retention = RetentionJob(

@@ -489,6 +489,16 @@ class Catalog:
             nodes[t.asset_id].tags.append(_tag_info(t))
         return roots
 
+    def equipment_exists(self, tenant_id: int, path: str) -> bool:
+        """Whether ``path`` is an equipment of the tenant's registered sites."""
+        query = select(AssetRow.id).where(
+            AssetRow.tenant_id == tenant_id,
+            AssetRow.path == path,
+            AssetRow.level == Level.EQUIPMENT.value,
+        )
+        with self._read() as s:
+            return s.scalar(query) is not None
+
     def find_tag(self, tenant_id: int, path: str) -> TagInfo | None:
         with self._read() as s:
             row = s.scalar(select(TagRow).where(TagRow.tenant_id == tenant_id, TagRow.path == path))
@@ -684,6 +694,7 @@ from factoryos.store import alarm_log as _alarm_log  # noqa: E402, F401 (alarm h
 from factoryos.store import audit as _audit  # noqa: E402
 from factoryos.store import downtime as _downtime  # noqa: E402, F401 (operator reasons)
 from factoryos.store import epcis_events as _epcis  # noqa: E402, F401 (EPCIS events)
+from factoryos.store import inspections as _inspections  # noqa: E402, F401 (SPC tables)
 from factoryos.store import model_registry as _models  # noqa: E402, F401 (model registry)
 from factoryos.store import users as _users  # noqa: E402, F401 (registers the user tables)
 from factoryos.store import work_orders as _work_orders  # noqa: E402, F401 (work orders)

@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Select,
     String,
     Text,
     UniqueConstraint,
@@ -120,6 +121,22 @@ class Link:
     epc: str
 
 
+@dataclass(frozen=True, slots=True)
+class Sighting:
+    """The latest event naming an identifier: where, when and in what state it was last
+    seen. Identifiers last seen in the same event share one ``Sighting``."""
+
+    event_id: str
+    event_type: str
+    event_time_ns: int
+    action: str | None
+    biz_step: str | None
+    disposition: str | None
+    read_point: str | None
+    biz_location: str | None
+    body: str  # the event's JSON (its destinations, business transactions …)
+
+
 class EpcisEvents:
     """The catalog's EPCIS events (synchronous, like the catalog: call it from threads)."""
 
@@ -219,5 +236,65 @@ class EpcisEvents:
         with self._catalog._read() as s:
             return list(s.scalars(query))
 
+    def latest(self, tenant_id: int, epcs: Sequence[str]) -> dict[str, Sighting]:
+        """The newest event (by event time, then capture order) naming each of ``epcs`` in
+        any role; an identifier no event names is left out."""
+        unique = sorted(set(epcs))
+        newest: dict[str, int] = {}  # identifier → its newest event's row id
+        with self._catalog._read() as s:
+            for at in range(0, len(unique), 500):  # bounded IN lists
+                chunk = unique[at : at + 500]
+                newest.update(
+                    (epc, row) for epc, row in s.execute(_newest_events(tenant_id, chunk))
+                )
+            rows = sorted(set(newest.values()))
+            seen: dict[int, Sighting] = {}
+            for at in range(0, len(rows), 500):
+                query = select(EventRow.id, *_SIGHTING).where(
+                    EventRow.tenant_id == tenant_id, EventRow.id.in_(rows[at : at + 500])
+                )
+                seen.update((row_id, Sighting(*fields)) for row_id, *fields in s.execute(query))
+        return {epc: seen[row] for epc, row in newest.items()}
 
-__all__ = ["Captured", "EpcisEvents", "EventEpcRow", "EventRow", "Link", "NewEvent"]
+
+_SIGHTING = (
+    EventRow.event_id,
+    EventRow.event_type,
+    EventRow.event_time_ns,
+    EventRow.action,
+    EventRow.biz_step,
+    EventRow.disposition,
+    EventRow.read_point,
+    EventRow.biz_location,
+    EventRow.body,
+)
+
+
+def _newest_events(tenant_id: int, epcs: Sequence[str]) -> Select[str, int]:
+    """(identifier, row id of the newest event naming it) for each of ``epcs`` named."""
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=EventEpcRow.epc,
+            order_by=(EventRow.event_time_ns.desc(), EventRow.id.desc()),
+        )
+        .label("rank")
+    )
+    ranked = (
+        select(EventEpcRow.epc, EventEpcRow.event, rank)
+        .join(EventRow, EventRow.id == EventEpcRow.event)
+        .where(EventEpcRow.tenant_id == tenant_id, EventEpcRow.epc.in_(epcs))
+        .subquery()
+    )
+    return select(ranked.c.epc, ranked.c.event).where(ranked.c.rank == 1)
+
+
+__all__ = [
+    "Captured",
+    "EpcisEvents",
+    "EventEpcRow",
+    "EventRow",
+    "Link",
+    "NewEvent",
+    "Sighting",
+]

@@ -25,6 +25,8 @@ from sqlalchemy import Engine, create_engine, inspect
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+# Registers the identifier tables on the catalog's Base (for create_all and autogenerate).
+from factoryos.store import identifier_registry as _identifiers  # noqa: F401
 from factoryos.store.catalog import CatalogError
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,8 @@ LATER_TABLES: tuple[tuple[str, frozenset[str]], ...] = (
     ("0006_work_orders", frozenset({"work_orders", "work_order_log"})),
     ("0007_model_registry", frozenset({"model_versions", "model_promotions"})),
     ("0008_epcis_events", frozenset({"epcis_events", "epcis_event_epcs"})),
+    ("0009_identifier_registry", frozenset({"identifier_prefixes", "identifiers"})),
+    ("0010_spc", frozenset({"inspection_results", "spc_alarms"})),
 )
 CONNECT_TIMEOUT_S = 10
 # A migration waits this long for locks held by a running app, then fails instead of hanging.

@@ -36,8 +36,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.sql import Update
 
-from factoryos.model.site import Level
-from factoryos.store.catalog import AssetRow, Base, Catalog, CatalogError, CatalogInputError
+from factoryos.store.catalog import Base, Catalog, CatalogError, CatalogInputError
 
 MAX_EQUIPMENT = 400
 MAX_TITLE = 200
@@ -284,13 +283,7 @@ class WorkOrderStore:
 
     def equipment_exists(self, tenant_id: int, path: str) -> bool:
         """Whether ``path`` is an equipment of the tenant's registered sites."""
-        query = select(AssetRow.id).where(
-            AssetRow.tenant_id == tenant_id,
-            AssetRow.path == path,
-            AssetRow.level == Level.EQUIPMENT.value,
-        )
-        with self._catalog._read() as s:
-            return s.scalar(query) is not None
+        return self._catalog.equipment_exists(tenant_id, path)
 
     def insert(self, tenant_id: int, order: OrderRecord, opened: Transition) -> OrderRecord:
         """Store a new order and its first log row; :class:`LiveOrderExistsError` when a live

@@ -58,6 +58,18 @@ def scheduling(request: Request) -> HTMLResponse:
     return _page(request, "scheduling.html")
 
 
+@router.get("/trace", response_class=HTMLResponse)
+def trace(request: Request) -> HTMLResponse:
+    """Traceability: genealogy of an identifier as a graph, and the EPCIS events."""
+    return _page(request, "trace.html")
+
+
+@router.get("/spc", response_class=HTMLResponse)
+def spc(request: Request) -> HTMLResponse:
+    """Statistical process control: control charts, capability, SPC alarms (docs/spc.md)."""
+    return _page(request, "spc.html")
+
+
 @router.get("/docs", response_class=HTMLResponse)
 def docs() -> HTMLResponse:
     """Swagger UI for /openapi.json, from vendored files so it works without the internet."""

@@ -57,15 +57,18 @@ __all__ = [
     "DigitalLink",
     "EpcUrn",
     "UrnKind",
+    "canonical_digital_link",
     "digital_link_to_urn",
     "format_digital_link",
     "format_urn",
     "gs1_check_digit",
     "has_valid_check_digit",
     "matches",
+    "matches_any_spelling",
     "normalise_gtin",
     "parse_digital_link",
     "parse_urn",
+    "urn_spellings",
     "urn_to_digital_link",
     "verify_gln",
     "verify_sscc",
@@ -570,3 +573,66 @@ def matches(pattern: str, epc: str) -> bool:
         return False
     pairs = zip(wanted.components, target.components, strict=True)
     return all(want in ("*", got) for want, got in pairs)
+
+
+def _epc_qualifiers(link: DigitalLink) -> tuple[tuple[str, str], ...]:
+    """The key qualifiers that are part of the EPC: a serial beside a lot or CPV identifies
+    the instance alone; a lot without serial is the LGTIN class."""
+    if link.key_ai != "01":
+        return link.qualifiers
+    for ai in ("21", "10"):
+        if (value := link.qualifier(ai)) is not None:
+            return ((ai, value),)
+    return ()
+
+
+def canonical_digital_link(text: str) -> str | None:
+    """The canonical Digital Link (``https://id.gs1.org``, EPC qualifiers only, no query
+    attributes) of an EPC URN or of a Digital Link on any domain: two spellings of the same
+    object give the same text. None for other URIs and for patterns wider than a serial."""
+    try:
+        if text.startswith(("urn:epc:id:", "urn:epc:class:", "urn:epc:idpat:")):
+            return urn_to_digital_link(parse_urn(text)).uri
+        if text.startswith(("http://", "https://")):
+            link = parse_digital_link(text)
+            return DigitalLink(link.key_ai, link.key, _epc_qualifiers(link)).uri
+    except IdentifierError:
+        return None
+    return None
+
+
+def urn_spellings(link_text: str) -> list[str]:
+    """The EPC URNs a Digital Link may be written as: one per company prefix length that
+    fits its key (the URN needs the length, the Digital Link does not carry it)."""
+    try:
+        link = parse_digital_link(link_text)
+    except IdentifierError:
+        return []
+    out = []
+    for length in range(6, 13):
+        try:
+            out.append(digital_link_to_urn(link, length).uri)
+        except IdentifierError:
+            continue
+    return out
+
+
+def matches_any_spelling(pattern: str, epc: str) -> bool:
+    """:func:`matches`, where ``epc`` may also be a Digital Link (read with the pattern's
+    company prefix length) and an LGTIN class matches a GTIN pattern whose serial is ``*``."""
+    if not pattern.startswith("urn:epc:idpat:"):
+        if pattern == epc:
+            return True
+        same = canonical_digital_link(pattern)
+        return same is not None and same == canonical_digital_link(epc)
+    wanted = parse_urn(pattern)
+    if epc.startswith(("http://", "https://")):
+        try:
+            epc = digital_link_to_urn(parse_digital_link(epc), len(wanted.company_prefix)).uri
+        except IdentifierError:
+            return False
+    if epc.startswith("urn:epc:class:lgtin:") and wanted.scheme == "sgtin":
+        target = parse_urn(epc)
+        pairs = zip(wanted.components[:2], target.components[:2], strict=True)
+        return wanted.text == "*" and all(w in ("*", g) for w, g in pairs)
+    return matches(pattern, epc)

@@ -11,6 +11,7 @@ window.FactoryOSSession = (() => {
 
   function describe(detail) {
     if (typeof detail === "string") return detail;
+    if (detail && typeof detail.detail === "string") return detail.detail; // EPCIS problem
     if (Array.isArray(detail)) return detail.map((d) => `${(d.loc || []).join(".")}: ${d.msg}`).join("; ");
     return "";
   }

@@ -37,6 +37,7 @@ QUANTITY_LISTS = {
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+STANDARD_CONTEXT = "https://ref.gs1.org/standards/epcis/"  # 2.0.0/epcis-context.jsonld and kin
 
 
 def time_ns(text: str) -> int:
@@ -44,7 +45,7 @@ def time_ns(text: str) -> int:
     return (datetime.fromisoformat(text) - EPOCH) // timedelta(microseconds=1) * 1000
 
 
-def _identifiers(event: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+def identifiers(event: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     if isinstance(event.get("parentID"), str):
         yield "parent", event["parentID"]
     for key, role in EPC_LISTS.items():
@@ -69,8 +70,19 @@ def event_id(event: Mapping[str, Any]) -> str:
     return f"ni:///sha-256;{digest.hexdigest()}?ver=factoryos-1"
 
 
-def to_row(event: Mapping[str, Any]) -> NewEvent:
-    """The store's row of one schema-valid event."""
+def extension_context(document: Mapping[str, Any]) -> list[Any]:
+    """The document's ``@context`` entries beyond the standard's own context: the
+    namespace prefixes its extension fields need."""
+    context = document.get("@context") or []
+    entries = context if isinstance(context, list) else [context]
+    return [c for c in entries if not (isinstance(c, str) and c.startswith(STANDARD_CONTEXT))]
+
+
+def to_row(event: Mapping[str, Any], context: list[Any] | None = None) -> NewEvent:
+    """The store's row of one schema-valid event. ``context``: the document's extension
+    context, kept with an event that has none of its own, so that the event read back alone
+    still says what its prefixes mean."""
+    body = event if not context or "@context" in event else {"@context": context, **event}
     return NewEvent(
         event_id=event_id(event),
         event_type=str(event["type"]),
@@ -80,8 +92,8 @@ def to_row(event: Mapping[str, Any]) -> NewEvent:
         disposition=event.get("disposition"),
         read_point=_id_of(event.get("readPoint")),
         biz_location=_id_of(event.get("bizLocation")),
-        body=json.dumps(event, separators=(",", ":"), ensure_ascii=False),
-        epcs=tuple(dict.fromkeys(_identifiers(event))),
+        body=json.dumps(body, separators=(",", ":"), ensure_ascii=False),
+        epcs=tuple(dict.fromkeys(identifiers(event))),
     )
 
 
@@ -104,13 +116,22 @@ def capture(
     if not events:
         raise EpcisDocumentError(source, [DocumentProblem("epcisBody", "no events to capture")])
     rows = []
+    context = extension_context(document)
     for n, event in enumerate(events):
         try:
-            rows.append(to_row(event))
+            rows.append(to_row(event, context))
         except (KeyError, ValueError, OverflowError) as exc:
             problem = DocumentProblem(f"epcisBody.eventList[{n}]", f"cannot store: {exc}")
             raise EpcisDocumentError(source, [problem]) from exc
     return store.capture(tenant_id, rows, now_ns)
 
 
-__all__ = ["capture", "event_id", "events_of", "time_ns", "to_row"]
+__all__ = [
+    "capture",
+    "event_id",
+    "events_of",
+    "extension_context",
+    "identifiers",
+    "time_ns",
+    "to_row",
+]
