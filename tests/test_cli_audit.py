@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from factoryos import cli_audit
 from factoryos.cli_audit import audit_app
 from factoryos.store.catalog import Catalog
 from store.test_migrations import pg_url
@@ -36,8 +37,15 @@ def data_dir(tmp_path: Path) -> Iterator[Path]:
     catalog.close()
 
 
+@pytest.fixture(autouse=True)
+def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No wrapped or cut cells: the console took its width when first imported, from
+    whatever terminal (or none) the test run had."""
+    monkeypatch.setattr(cli_audit.out, "width", 200)
+
+
 def _run(*args: str) -> tuple[int, str]:
-    result = runner.invoke(audit_app, list(args), env={"COLUMNS": "200"})  # no wrapped cells
+    result = runner.invoke(audit_app, list(args))
     return result.exit_code, result.output
 
 

@@ -24,6 +24,7 @@ RANK = {
     "web": 5,
     "bench": 6,
     "runtime": 6,
+    "cli_console": 7,
     "cli": 7,
     "cli_audit": 7,
     "cli_schedule": 7,

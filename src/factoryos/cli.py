@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console, RenderableType
+from rich.console import RenderableType
 
 from factoryos.cli_audit import audit_app
+from factoryos.cli_console import err, out
 from factoryos.cli_schedule import schedule
 from factoryos.cli_security import broker_app, pki_app
 from factoryos.cli_trace import trace_app
@@ -42,8 +43,6 @@ app.add_typer(users_app, name="users")
 app.command("schedule")(schedule)
 app.add_typer(trace_app, name="trace")
 
-out = Console()
-err = Console(stderr=True)
 
 DEMO_SITE = Path(__file__).parent / "sim" / "sites" / "demo.yaml"
 DEMO_APPS = DEMO_SITE.with_name("demo-apps.yaml")

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from factoryos.cli_console import err, out
 from factoryos.model.timeparse import parse_time_ns
 from factoryos.store.audit import MAX_ENTRIES, AuditEntry
 from factoryos.store.catalog import Catalog, CatalogError
@@ -22,8 +22,6 @@ audit_app = typer.Typer(
     help="The catalog's audit log: logins, credential changes, setpoint writes, exports.",
     no_args_is_help=True,
 )
-out = Console()
-err = Console(stderr=True)
 
 CatalogOption = Annotated[
     str | None,

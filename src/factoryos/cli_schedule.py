@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console, Group
+from rich.console import Group
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -19,10 +19,8 @@ from factoryos.apps.scheduling.export import dispatch_lists, kpi_dict, schedule_
 from factoryos.apps.scheduling.model import Point, Schedule
 from factoryos.apps.scheduling.planner import Result, plan_schedule
 from factoryos.apps.scheduling.problem_file import Plan, ProblemFileError, load_problem
+from factoryos.cli_console import err, out
 from factoryos.model.errors import ConfigFileError
-
-out = Console()
-err = Console(stderr=True)
 
 
 def _solve_with_bar(plan: Plan, options: SolveOptions, show: bool) -> Result:

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from factoryos.cli_console import err, out
 from factoryos.errors import FactoryOSError
 
 if TYPE_CHECKING:
@@ -29,8 +29,6 @@ broker_app = typer.Typer(
     no_args_is_help=True,
 )
 
-out = Console()
-err = Console(stderr=True)
 
 DirOption = Annotated[Path, typer.Option("--dir", help="The CA's directory.", file_okay=False)]
 ForceOption = Annotated[bool, typer.Option("--force", help="Replace existing files.")]

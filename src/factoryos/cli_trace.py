@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from factoryos.apps.trace.epcis.capture import capture
@@ -18,13 +17,12 @@ from factoryos.apps.trace.errors import GenealogyError
 from factoryos.apps.trace.genealogy import MAX_DEPTH
 from factoryos.apps.trace.production.events import event_time
 from factoryos.apps.trace.recall import Kind, RecallScope, kind_of, recall_scope, to_json
+from factoryos.cli_console import err, out
 from factoryos.cli_users import CatalogOption, DataDirOption, _open
 from factoryos.store.catalog import CatalogError
 from factoryos.store.epcis_events import EpcisEvents
 
 trace_app = typer.Typer(help="Traceability: EPCIS events.", no_args_is_help=True)
-out = Console()
-err = Console(stderr=True, soft_wrap=True)  # a file path in a message must not be broken
 
 
 def read_document(path: Path) -> Any:

@@ -7,14 +7,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from factoryos.cli_console import err, out
 from factoryos.store.catalog import Catalog, CatalogError, Role
 
 users_app = typer.Typer(help="User accounts of the catalog.", no_args_is_help=True)
-out = Console()
-err = Console(stderr=True)
 PASSWORD_ENV = "FACTORYOS_NEW_PASSWORD"
 
 CatalogOption = Annotated[

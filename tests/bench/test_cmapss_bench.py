@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from factoryos.apps.maintenance.rul.model import RulConfig
 from factoryos.bench.cmapss import format_cmapss_table, run_cmapss
 from factoryos.bench.errors import BenchError
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "cmapss"
 TRAIN_UNITS, TEST_UNITS = 8, 4
+QUICK = RulConfig(rounds=60, seeds=1, folds=3)  # the harness is under test, not the model
 
 
 def _units(lines: list[str], count: int) -> list[str]:
@@ -32,7 +34,7 @@ def small(tmp_path: Path) -> Path:
 
 
 def test_the_protocol_reports_rmse_score_and_training_time(small: Path) -> None:
-    result = run_cmapss(small, "FD001", progress=False)
+    result = run_cmapss(small, "FD001", progress=False, config=QUICK)
     assert (result["train_units"], result["test_units"]) == (TRAIN_UNITS, TEST_UNITS)
     assert result["rmse"] > 0 and result["score"] > 0 and result["train_s"] > 0
     assert 0 <= result["coverage"] <= 1 and result["coverage_nominal"] == pytest.approx(0.8)

@@ -26,6 +26,7 @@ def event(n: int, epcs: tuple[tuple[str, str], ...] = ()) -> NewEvent:
         biz_location=None,
         body='{"type":"TransformationEvent","note":"tab\\there, back\\\\slash\\nnewline"}',
         epcs=epcs or (("input_class", f"lot:{n}"), ("output_class", f"lot:{n + 1}")),
+        edges=() if epcs else ((f"lot:{n}", f"lot:{n + 1}"),),
     )
 
 
@@ -42,11 +43,11 @@ def test_a_batch_is_stored_with_its_identifiers(store: tuple[int, Catalog]) -> N
     assert EpcisBulk(catalog).load(tenant, [event(n) for n in range(3)], 7) == 3
     events = EpcisEvents(catalog)
     assert events.count(tenant) == 3
-    links = events.links(tenant, ["lot:1"], ["output_class"])
-    assert [(link.event_id, link.role, link.epc) for link in links] == [
-        (event(0).event_id, "input_class", "lot:0"),
-        (event(0).event_id, "output_class", "lot:1"),
+    upstream = events.edges(tenant, ["lot:1"], downstream=False)
+    assert [(e.event_id, e.source, e.target) for e in upstream] == [
+        (event(0).event_id, "lot:0", "lot:1")
     ]
+    assert [e.target for e in events.edges(tenant, ["lot:1"], downstream=True)] == ["lot:2"]
     assert events.bodies(tenant, "lot:0") == [event(0).body]  # text kept byte for byte
 
 
@@ -57,12 +58,8 @@ def test_bulk_and_capture_take_turns_without_clashing_ids(store: tuple[int, Cata
     assert events.capture(tenant, [event(n) for n in range(5, 8)], 0).written == 3
     bulk.load(tenant, [event(n) for n in range(8, 10)], 0)
     assert events.count(tenant) == 10
-    ids = [
-        link.event
-        for n in range(10)
-        for link in events.links(tenant, [f"lot:{n}"], ["input_class"])
-    ]
-    assert len(set(ids)) == 10  # every event its own row, each found by its identifiers
+    ids = [edge.event_id for n in range(10) for edge in events.edges(tenant, [f"lot:{n}"], True)]
+    assert ids == [event(n).event_id for n in range(10)]  # each event its own edges
 
 
 def test_a_repeated_event_id_refuses_the_whole_batch(store: tuple[int, Catalog]) -> None:

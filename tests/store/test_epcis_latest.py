@@ -34,6 +34,7 @@ def event(event_id: str, minute: int, epcs: list[tuple[str, str]], **fields: Any
         biz_location=fields.get("bizLocation"),
         body=json.dumps(body),
         epcs=tuple(epcs),
+        edges=(),  # sightings do not follow genealogy
     )
 
 

@@ -74,7 +74,7 @@ def _ack_note(acked: SpcAlarmRecord, active: int) -> list[AlarmRecord]:
 
 
 def test_migration_makes_the_tables(url: str) -> None:
-    migrate.upgrade(url)
+    migrate.upgrade(url, "0010_spc")
     engine = create_engine(url)
     try:
         with engine.connect() as conn:

@@ -31,7 +31,7 @@ Timing: after the load and ``VACUUM ANALYZE`` (PostgreSQL) or ``ANALYZE`` (SQLit
 database in service has had, ``traces`` backward traces from random pallets and ``traces``
 forward traces from random raw-material lots (received in the first ``RAW_SAMPLE_SHARE`` of
 the stream, so their material has been shipped), interleaved, each through the real
-``genealogy.trace`` over ``EpcisEvents.links`` to ``depth`` levels, timed alone with
+``genealogy.trace`` over ``EpcisEvents.edges`` to ``depth`` levels, timed alone with
 ``time.perf_counter_ns``; ``WARMUP`` traces of each direction before them are not timed.
 """
 
@@ -63,7 +63,7 @@ from factoryos.bench.errors import BenchError
 from factoryos.bench.ingest import peak_rss_mb, progress_bar
 from factoryos.store.catalog import Catalog
 from factoryos.store.epcis_bulk import EpcisBulk
-from factoryos.store.epcis_events import EpcisEvents, Link, NewEvent
+from factoryos.store.epcis_events import Edge, EpcisEvents, NewEvent
 
 SEED = 20260101
 COMPANY = "4012345"  # the GS1 Company Prefix of GS1's own EPCIS examples
@@ -549,15 +549,15 @@ def _measure(
 ) -> dict[Direction, list[_Run]]:
     """Backward and forward traces in turn; the first ``WARMUP`` of each are not kept."""
 
-    def links(epcs: Sequence[str], roles: Sequence[str]) -> list[Link]:
-        return store.links(tenant, epcs, roles)
+    def edges(epcs: Sequence[str], downstream: bool) -> list[Edge]:
+        return store.edges(tenant, epcs, downstream)
 
     runs: dict[Direction, list[_Run]] = {Direction.BACKWARD: [], Direction.FORWARD: []}
     task = None if bar is None else bar.add_task("traces", total=len(back) + len(forth))
     for n, pair in enumerate(zip(back, forth, strict=True)):
         for direction, root in zip(runs, pair, strict=True):
             started = time.perf_counter_ns()
-            walked = trace(links, root, direction, depth)
+            walked = trace(edges, root, direction, depth)
             elapsed = time.perf_counter_ns() - started
             found = len(walked.found())
             if not found:

@@ -54,6 +54,9 @@ from factoryos.store.retention import policy_of_site
 log = logging.getLogger(__name__)
 
 APP_SECTIONS = {"alarms", "oee", "notify", "maintenance", "spc", "trace"}
+STOP_TIMEOUT_S = 30.0
+"""How long each part may take to stop once told; one that hangs is cancelled and named, so
+a stuck part cannot keep the whole platform from shutting down."""
 """The apps-file sections the platform reads; any other is refused as a misspelling."""
 
 
@@ -69,16 +72,29 @@ async def _started(server: uvicorn.Server, api: "asyncio.Task[None]") -> None:
         await api  # re-raises why the API could not start (port in use …)
 
 
-async def _finish(task: "asyncio.Task[None]") -> list[str]:
-    """Wait for ``task``; its failure as text (logged), or nothing when it ended cleanly."""
-    try:
-        await task
-    except asyncio.CancelledError:
+async def _finish(
+    tasks: "list[asyncio.Task[None]]", timeout_s: float = STOP_TIMEOUT_S
+) -> list[str]:
+    """Wait for ``tasks`` to end; their failures as text (logged), nothing for clean ends.
+
+    Tasks still running after ``timeout_s`` are cancelled and reported as failures."""
+    if not tasks:
         return []
-    except Exception as exc:
+    await asyncio.wait(tasks, timeout=timeout_s)
+    hung = [t for t in tasks if not t.done()]
+    for task in hung:
+        task.cancel()
+        log.error("%s did not stop within %g s: cancelled", task.get_name(), timeout_s)
+    if hung:
+        await asyncio.wait(hung, timeout=timeout_s)
+    failures = [f"{t.get_name()}: did not stop within {timeout_s:g} s" for t in hung]
+    for task in tasks:
+        if task in hung or task.cancelled() or task.exception() is None:
+            continue
+        exc = task.exception()
         log.error("%s failed: %s", task.get_name(), exc, exc_info=exc)
-        return [f"{task.get_name()}: {exc}"]
-    return []
+        failures.append(f"{task.get_name()}: {exc}")
+    return failures
 
 
 @dataclass
@@ -316,13 +332,13 @@ class Platform:
             )
         finally:
             produce_stop.set()
-            failures = [f for t in producing for f in await _finish(t)]
+            failures = await _finish(producing)
             consume_stop.set()
-            failures += [f for t in consuming for f in await _finish(t)]
+            failures += await _finish(consuming)
             notify_stop.set()
-            failures += [f for t in notifying for f in await _finish(t)]
+            failures += await _finish(notifying)
             server.should_exit = True
-            failures += await _finish(api)
+            failures += await _finish([api])
             stopped.cancel()
         ended = sorted(t.get_name() for t in done if t is not stopped)
         if ended or failures:

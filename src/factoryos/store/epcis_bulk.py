@@ -2,7 +2,8 @@
 
 ``EpcisEvents.capture`` writes one ORM object per row and flushes each event to learn its id:
 right for an API request of a few hundred events, hours for ten million. This path writes the
-same rows (``epcis_events`` and ``epcis_event_epcs``) in one statement per table and batch:
+same rows (``epcis_events``, ``epcis_event_epcs``, ``epcis_genealogy``) in one statement per
+table and batch:
 PostgreSQL's ``COPY … FROM STDIN`` (psycopg 3), SQLite's ``executemany``. The loader assigns
 the event ids itself (from the table's sequence on PostgreSQL, after the largest id on SQLite)
 so the identifier rows can name their event without a round trip per event.
@@ -20,7 +21,7 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 from factoryos.store.catalog import Catalog, CatalogError, CatalogInputError
-from factoryos.store.epcis_events import MAX_ID, ROLES, NewEvent
+from factoryos.store.epcis_events import MAX_EDGES, MAX_ID, ROLES, NewEvent
 
 MAX_BULK = 100_000  # events per call: bounds the memory of one batch's rows
 _KNOWN_ROLES = frozenset(ROLES)
@@ -29,6 +30,7 @@ _EVENT_COLUMNS = (
     "action", "biz_step", "disposition", "read_point", "biz_location", "body",
 )  # fmt: skip
 _EPC_COLUMNS = ("tenant_id", "event", "epc", "role")
+_EDGE_COLUMNS = ("tenant_id", "event", "source", "target")
 EventTuple = tuple[int, int, str, str, int, int, str | None, str | None, str | None, str | None,
                    str | None, str]  # fmt: skip
 EpcTuple = tuple[int, int, str, str]
@@ -47,6 +49,8 @@ def check_bulk(events: Sequence[NewEvent]) -> None:
         if any(role not in _KNOWN_ROLES for role, _ in e.epcs):
             bad = sorted({role for role, _ in e.epcs} - _KNOWN_ROLES)
             raise CatalogInputError(f"eventList[{n}]: unknown roles {bad}")
+        if len(e.edges) > MAX_EDGES:
+            raise CatalogInputError(f"eventList[{n}]: more than {MAX_EDGES} genealogy edges")
 
 
 def event_rows(
@@ -65,6 +69,13 @@ def epc_rows(tenant_id: int, events: Sequence[NewEvent], ids: Sequence[int]) -> 
     for row_id, e in zip(ids, events, strict=True):
         for role, epc in e.epcs:
             yield tenant_id, row_id, epc, role
+
+
+def edge_rows(tenant_id: int, events: Sequence[NewEvent], ids: Sequence[int]) -> Iterator[EpcTuple]:
+    """The ``epcis_genealogy`` rows of ``events`` (their ids come from the table)."""
+    for row_id, e in zip(ids, events, strict=True):
+        for source, target in e.edges:
+            yield tenant_id, row_id, source, target
 
 
 class EpcisBulk:
@@ -106,6 +117,7 @@ def _copy_postgres(
                 cur, "epcis_events", _EVENT_COLUMNS, event_rows(tenant_id, events, ids, record_ns)
             )
             _copy(cur, "epcis_event_epcs", _EPC_COLUMNS, epc_rows(tenant_id, events, ids))
+            _copy(cur, "epcis_genealogy", _EDGE_COLUMNS, edge_rows(tenant_id, events, ids))
     except psycopg.errors.UniqueViolation as exc:
         raise CatalogInputError(f"bulk load: an eventID the tenant already has: {exc}") from exc
     except psycopg.errors.DataError as exc:
@@ -139,6 +151,9 @@ def _insert_sqlite(
         conn.executemany(
             _insert("epcis_event_epcs", _EPC_COLUMNS), epc_rows(tenant_id, events, ids)
         )
+        conn.executemany(
+            _insert("epcis_genealogy", _EDGE_COLUMNS), edge_rows(tenant_id, events, ids)
+        )
     except sqlite3.IntegrityError as exc:
         raise CatalogInputError(f"bulk load: an eventID the tenant already has: {exc}") from exc
     except sqlite3.Error as exc:
@@ -150,4 +165,4 @@ def _insert(table: str, columns: tuple[str, ...]) -> str:
     return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
 
 
-__all__ = ["MAX_BULK", "EpcisBulk", "check_bulk", "epc_rows", "event_rows"]
+__all__ = ["MAX_BULK", "EpcisBulk", "check_bulk", "edge_rows", "epc_rows", "event_rows"]

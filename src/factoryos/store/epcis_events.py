@@ -1,6 +1,10 @@
 """EPCIS events in the catalog: one row per event with the fields queries filter on, one row
 per identifier an event names (with its role: epc, parent, child, input, output, or the
-quantity classes), and the event itself as JSON text.
+quantity classes), one row per genealogy edge the event makes (upstream → downstream, as the
+trace app derived them), and the event itself as JSON text.
+
+The edges are what genealogy walks: one indexed lookup per level in either direction, the
+rows themselves the answer (no second pass over the events' other identifiers).
 
 Capture is all or nothing: a batch is written in one transaction, and an event whose
 ``event_id`` the tenant already has is not written again (capture is idempotent on eventID).
@@ -8,10 +12,12 @@ The store knows nothing of EPCIS documents (the trace app sits above it): it tak
 app prepared.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     BigInteger,
     ForeignKey,
     Index,
@@ -20,15 +26,19 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    any_,
+    bindparam,
     func,
     select,
 )
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Mapped, mapped_column
 
 from factoryos.store.catalog import Base, Catalog, CatalogInputError
 
 MAX_ID = 400  # characters of an eventID, EPC, location or vocabulary URI
 MAX_BATCH = 10_000  # events per capture
+MAX_EDGES = 100_000  # genealogy edges of one event (inputs × outputs): more is a modelling error
 ROLES = (
     "epc", "class", "parent", "child", "child_class",
     "input", "output", "input_class", "output_class",
@@ -71,6 +81,31 @@ class EventEpcRow(Base):
     role: Mapped[str] = mapped_column(String(16), nullable=False)
 
 
+class EdgeRow(Base):
+    __tablename__ = "epcis_genealogy"
+    __table_args__ = (
+        # INCLUDE: a level of a trace is answered from the index alone on PostgreSQL
+        Index(
+            "ix_epcis_genealogy_source",
+            "tenant_id",
+            "source",
+            postgresql_include=["target", "event"],
+        ),
+        Index(
+            "ix_epcis_genealogy_target",
+            "tenant_id",
+            "target",
+            postgresql_include=["source", "event"],
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(_Id, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[int] = mapped_column(Integer, ForeignKey("tenants.id"), nullable=False)
+    event: Mapped[int] = mapped_column(_Id, ForeignKey("epcis_events.id"), nullable=False)
+    source: Mapped[str] = mapped_column(String(MAX_ID), nullable=False, doc="upstream")
+    target: Mapped[str] = mapped_column(String(MAX_ID), nullable=False, doc="downstream")
+
+
 @dataclass(frozen=True, slots=True)
 class NewEvent:
     """An event as the store keeps it; ``body`` is its JSON text."""
@@ -85,6 +120,7 @@ class NewEvent:
     biz_location: str | None
     body: str
     epcs: tuple[tuple[str, str], ...]  # (role, identifier)
+    edges: tuple[tuple[str, str], ...]  # genealogy: (upstream, downstream) identifiers
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,19 +142,22 @@ def _check(events: Sequence[NewEvent]) -> None:
         bad = sorted({role for role, _ in e.epcs} - set(ROLES))
         if bad:
             raise CatalogInputError(f"eventList[{n}]: unknown roles {bad}")
+        if len(e.edges) > MAX_EDGES:
+            raise CatalogInputError(
+                f"eventList[{n}]: {len(e.edges)} genealogy edges (inputs × outputs), "
+                f"at most {MAX_EDGES}"
+            )
 
 
 @dataclass(frozen=True, slots=True)
-class Link:
-    """An identifier an event names, with the event: a row genealogy walks over."""
+class Edge:
+    """A genealogy edge with its event: ``source`` (upstream) went into ``target``."""
 
-    event: int  # the event's row id
+    source: str
+    target: str
     event_id: str
     event_type: str
-    action: str | None
     event_time_ns: int
-    role: str
-    epc: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +181,7 @@ class EpcisEvents:
 
     def __init__(self, catalog: Catalog) -> None:
         self._catalog = catalog
+        self._postgres = make_url(catalog.url).get_backend_name() == "postgresql"
 
     def capture(self, tenant_id: int, events: Sequence[NewEvent], record_time_ns: int) -> Captured:
         """Write ``events`` in one transaction, skipping eventIDs already stored (and
@@ -184,40 +224,43 @@ class EpcisEvents:
                     EventEpcRow(tenant_id=tenant_id, event=row.id, epc=epc, role=role)
                     for role, epc in e.epcs
                 )
+                s.add_all(
+                    EdgeRow(tenant_id=tenant_id, event=row.id, source=up, target=down)
+                    for up, down in e.edges
+                )
                 written += 1
             return Captured(written, tuple(duplicates))
 
-    def links(self, tenant_id: int, epcs: Sequence[str], roles: Sequence[str]) -> list[Link]:
-        """Every identifier named by the events that name one of ``epcs`` in one of
-        ``roles`` (the events' other identifiers are where a trace goes next)."""
-        out: list[Link] = []
-        for at in range(0, len(epcs), 500):  # bounded IN lists
-            named = (
-                select(EventEpcRow.event)
-                .where(
-                    EventEpcRow.tenant_id == tenant_id,
-                    EventEpcRow.epc.in_(epcs[at : at + 500]),
-                    EventEpcRow.role.in_(roles),
+    def edges(self, tenant_id: int, epcs: Sequence[str], downstream: bool) -> list[Edge]:
+        """The genealogy edges leaving ``epcs``: downstream (where they went) or upstream
+        (what went into them); oldest event first."""
+        near = EdgeRow.source if downstream else EdgeRow.target
+        found: list[tuple[int, int, str, str]] = []  # (event row, edge row, source, target)
+        with self._catalog._read() as s:
+            for chunk in self._chunks(epcs):
+                edges = select(EdgeRow.event, EdgeRow.id, EdgeRow.source, EdgeRow.target).where(
+                    EdgeRow.tenant_id == tenant_id, self._among(near, chunk, String)
                 )
-                .distinct()
-            )
-            query = (
-                select(
-                    EventRow.id,
-                    EventRow.event_id,
-                    EventRow.event_type,
-                    EventRow.action,
-                    EventRow.event_time_ns,
-                    EventEpcRow.role,
-                    EventEpcRow.epc,
-                )
-                .join(EventEpcRow, EventEpcRow.event == EventRow.id)
-                .where(EventRow.tenant_id == tenant_id, EventRow.id.in_(named))
-                .order_by(EventRow.event_time_ns, EventRow.id, EventEpcRow.id)
-            )
-            with self._catalog._read() as s:
-                out += [Link(*row) for row in s.execute(query)]
-        return out
+                found += [(e, i, src, dst) for e, i, src, dst in s.execute(edges)]
+            events: dict[int, tuple[str, str, int]] = {}
+            for chunk in self._chunks(sorted({row[0] for row in found})):
+                named = select(
+                    EventRow.id, EventRow.event_id, EventRow.event_type, EventRow.event_time_ns
+                ).where(self._among(EventRow.id, chunk, BigInteger))
+                events.update((i, (e, t, ns)) for i, e, t, ns in s.execute(named))
+        found.sort(key=lambda row: (events[row[0]][2], row[0], row[1]))
+        return [Edge(src, dst, *events[event]) for event, _, src, dst in found]
+
+    def _chunks(self, values: Sequence[Any]) -> Iterator[list[Any]]:
+        # PostgreSQL takes a list as one array parameter; SQLite needs bounded IN lists.
+        size = 10_000 if self._postgres else 500
+        for at in range(0, len(values), size):
+            yield list(values[at : at + size])
+
+    def _among(self, column: Any, values: list[Any], kind: Any) -> Any:
+        if self._postgres:
+            return column == any_(bindparam(None, values, type_=ARRAY(kind)))
+        return column.in_(values)
 
     def count(self, tenant_id: int) -> int:
         with self._catalog._read() as s:
@@ -291,10 +334,11 @@ def _newest_events(tenant_id: int, epcs: Sequence[str]) -> Select[str, int]:
 
 __all__ = [
     "Captured",
+    "Edge",
+    "EdgeRow",
     "EpcisEvents",
     "EventEpcRow",
     "EventRow",
-    "Link",
     "NewEvent",
     "Sighting",
 ]

@@ -47,6 +47,7 @@ LATER_TABLES: tuple[tuple[str, frozenset[str]], ...] = (
     ("0008_epcis_events", frozenset({"epcis_events", "epcis_event_epcs"})),
     ("0009_identifier_registry", frozenset({"identifier_prefixes", "identifiers"})),
     ("0010_spc", frozenset({"inspection_results", "spc_alarms"})),
+    ("0011_genealogy_edges", frozenset({"epcis_genealogy"})),
 )
 CONNECT_TIMEOUT_S = 10
 # A migration waits this long for locks held by a running app, then fails instead of hanging.

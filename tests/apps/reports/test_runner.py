@@ -76,6 +76,24 @@ async def _run_for(job: ReportJob, seconds: float, until: asyncio.Event | None =
     await asyncio.wait_for(task, 1.0)
 
 
+async def _run_until(job: ReportJob, done: Callable[[], bool], settle_s: float = 0.1) -> None:
+    """Run the job until ``done()`` holds (at most 10 s: a loaded machine is slow), then a
+    little longer so that anything it should *not* do next has the chance to show."""
+    ready = asyncio.Event()
+
+    async def watch() -> None:
+        while not done():  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(settle_s)
+        ready.set()
+
+    watching = asyncio.create_task(watch())
+    try:
+        await _run_for(job, 10.0, ready)
+    finally:
+        watching.cancel()
+
+
 def _write_state(path: Path, end: datetime) -> None:
     path.write_text(json.dumps({"last_period": {"start": end.isoformat(), "end": end.isoformat()}}))
 
@@ -85,7 +103,7 @@ async def test_a_missed_report_is_made_once_on_start_and_only_the_latest(tmp_pat
     _write_state(state, datetime(2024, 4, 1, tzinfo=CONFIG.schedule.zone))  # down for 3 days
     inbox = Inbox()
     job = ReportJob(CONFIG, build, inbox, state, limits=FAST, clock=running_clock(NOW))
-    await _run_for(job, 0.5)
+    await _run_until(job, lambda: inbox.calls > 0, settle_s=0.3)
     latest = period_of(CONFIG.schedule, NOW)
     assert inbox.delivered == [
         (latest, ["daily-oee_2024-04-03.pdf", "daily-oee_2024-04-03_oee.csv"])
@@ -139,7 +157,7 @@ async def test_retries_are_capped_and_the_period_is_given_up(
     limits = JobLimits(attempts=2, retry_delay_s=0.01, max_sleep_s=0.02)
     job = ReportJob(CONFIG, build, inbox, state, limits=limits, clock=running_clock(NOW))
     with caplog.at_level(logging.INFO, logger="factoryos.apps.reports"):
-        await _run_for(job, 0.4)
+        await _run_until(job, lambda: "given up" in caplog.text)
     assert inbox.calls == 2
     assert [r.levelno for r in caplog.records] == [logging.WARNING, logging.ERROR]
     assert "given up after 2 attempts" in caplog.records[1].getMessage()
@@ -164,7 +182,7 @@ async def test_a_build_that_hangs_times_out(
     job = ReportJob(CONFIG, stuck, inbox, state, limits=limits, clock=running_clock(NOW))
     try:
         with caplog.at_level(logging.WARNING, logger="factoryos.apps.reports"):
-            await _run_for(job, 0.5)
+            await _run_until(job, lambda: "TimeoutError" in caplog.text)
     finally:
         release.set()
     assert inbox.calls == 0

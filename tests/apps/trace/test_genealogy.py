@@ -9,15 +9,16 @@ import pytest
 
 from factoryos.apps.trace.epcis.capture import capture
 from factoryos.apps.trace.errors import GenealogyError
-from factoryos.apps.trace.genealogy import Direction, trace
+from factoryos.apps.trace.genealogy import Direction, edges_of, trace
 from factoryos.store.catalog import Catalog
-from factoryos.store.epcis_events import EpcisEvents, Link
+from factoryos.store.epcis_events import Edge, EpcisEvents
 from store.test_migrations import pg_url, sqlite_url
+from support.genealogy import EventSpec, fake_edges
 
 __all__ = ["pg_url", "sqlite_url"]
 
 # flour lot + sugar lot → (mix) dough lot → (bake) 2 cakes → packed in a case → case on a pallet
-EVENTS: list[tuple[str, str, str | None, list[tuple[str, str]]]] = [
+EVENTS: list[EventSpec] = [
     ("mix", "TransformationEvent", None,
      [("input_class", "lot:flour"), ("input_class", "lot:sugar"), ("output_class", "lot:dough")]),
     ("bake", "TransformationEvent", None,
@@ -29,19 +30,23 @@ EVENTS: list[tuple[str, str, str | None, list[tuple[str, str]]]] = [
 ]  # fmt: skip
 
 
-def fake_links(events: list[tuple[str, str, str | None, list[tuple[str, str]]]] = EVENTS) -> Any:
-    def links(epcs: Sequence[str], roles: Sequence[str]) -> list[Link]:
-        out = []
-        for n, (name, kind, action, ids) in enumerate(events):
-            if any(epc in epcs and role in roles for role, epc in ids):
-                out += [Link(n, name, kind, action, n, role, epc) for role, epc in ids]
-        return out
-
-    return links
+def test_transformations_and_packing_make_edges_and_unpacking_none() -> None:
+    assert edges_of("TransformationEvent", None, EVENTS[1][3]) == (
+        ("lot:dough", "cake:1"),
+        ("lot:dough", "cake:2"),
+    )
+    assert edges_of("AggregationEvent", "OBSERVE", EVENTS[2][3]) == (
+        ("cake:1", "case:A"),
+        ("cake:2", "case:A"),
+    )
+    assert edges_of("AggregationEvent", "DELETE", EVENTS[4][3]) == ()
+    assert edges_of("ObjectEvent", "ADD", [("epc", "cake:1")]) == ()
+    repeated = [("input", "x"), ("input", "x"), ("output", "x"), ("output", "y")]
+    assert edges_of("TransformationEvent", None, repeated) == (("x", "y"),)  # no self-loop
 
 
 def test_backward_from_the_pallet_reaches_the_raw_lots_level_by_level() -> None:
-    t = trace(fake_links(), "pallet:P", Direction.BACKWARD)
+    t = trace(fake_edges(EVENTS), "pallet:P", Direction.BACKWARD)
     assert t.found(1) == ["case:A"]
     assert sorted(t.found(2)) == ["cake:1", "cake:2"]
     assert t.found(3) == ["lot:dough"]
@@ -54,7 +59,7 @@ def test_backward_from_the_pallet_reaches_the_raw_lots_level_by_level() -> None:
 
 
 def test_forward_from_a_raw_lot_reaches_the_pallet_but_not_through_unpacking() -> None:
-    t = trace(fake_links(), "lot:sugar", Direction.FORWARD)
+    t = trace(fake_edges(EVENTS), "lot:sugar", Direction.FORWARD)
     assert sorted(t.found()) == ["cake:1", "cake:2", "case:A", "lot:dough", "pallet:P"]
     assert "pallet:Q" not in t.depth  # a DELETE takes the case off that pallet
 
@@ -64,12 +69,12 @@ def test_cycles_end_and_the_depth_limit_is_reported() -> None:
         ("a", "TransformationEvent", None, [("input", "x"), ("output", "y")]),
         ("b", "TransformationEvent", None, [("input", "y"), ("output", "x")]),
     ]
-    t = trace(fake_links(loop), "x", Direction.FORWARD)
+    t = trace(fake_edges(loop), "x", Direction.FORWARD)
     assert t.depth == {"x": 0, "y": 1} and not t.truncated
-    short = trace(fake_links(), "lot:flour", Direction.FORWARD, max_depth=2)
+    short = trace(fake_edges(EVENTS), "lot:flour", Direction.FORWARD, max_depth=2)
     assert sorted(short.found()) == ["cake:1", "cake:2", "lot:dough"] and short.truncated
     with pytest.raises(GenealogyError, match="max_depth: 0"):
-        trace(fake_links(), "x", Direction.FORWARD, max_depth=0)
+        trace(fake_edges(EVENTS), "x", Direction.FORWARD, max_depth=0)
 
 
 def _document(events: list[dict[str, Any]]) -> dict[str, Any]:
@@ -112,14 +117,14 @@ def test_a_depth_ten_chain_over_stored_events(events: tuple[int, EpcisEvents]) -
     tenant, store = events
     capture(store, tenant, _document([_step(n) for n in range(12)]), 0)
 
-    def links(epcs: Sequence[str], roles: Sequence[str]) -> list[Link]:
-        return store.links(tenant, epcs, roles)
+    def edges(epcs: Sequence[str], downstream: bool) -> list[Edge]:
+        return store.edges(tenant, epcs, downstream)
 
     last = "urn:epc:class:lgtin:4012345.012345.L12"
-    back = trace(links, last, Direction.BACKWARD, max_depth=10)
+    back = trace(edges, last, Direction.BACKWARD, max_depth=10)
     assert back.found(10) == ["urn:epc:class:lgtin:4012345.012345.L2"] and back.truncated
-    whole = trace(links, last, Direction.BACKWARD)
+    whole = trace(edges, last, Direction.BACKWARD)
     assert len(whole.found()) == 12 and not whole.truncated
-    forward = trace(links, "urn:epc:class:lgtin:4012345.012345.L0", Direction.FORWARD)
+    forward = trace(edges, "urn:epc:class:lgtin:4012345.012345.L0", Direction.FORWARD)
     assert forward.found(12) == [last]
     assert [s.event_id for s in forward.steps] == [_step(n)["eventID"] for n in range(12)]

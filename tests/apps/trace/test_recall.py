@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +27,9 @@ from factoryos.apps.trace.recall import (
     vocabulary_term,
 )
 from factoryos.store.catalog import Catalog
-from factoryos.store.epcis_events import EpcisEvents, Link, Sighting
+from factoryos.store.epcis_events import EpcisEvents, Sighting
 from store.test_migrations import pg_url, sqlite_url
+from support.genealogy import EventSpec, fake_edges
 
 __all__ = ["pg_url", "sqlite_url"]
 
@@ -39,7 +40,7 @@ GLOBEX = "urn:epc:id:pgln:0614141.00001"
 GLOBEX_DOCK = "urn:epc:id:sgln:0614141.00002.0"
 
 # material → lot → two units → one case, shipped; unit 2 taken out of the case afterwards
-EVENTS: list[tuple[str, str, str | None, list[tuple[str, str]]]] = [
+EVENTS: list[EventSpec] = [
     ("start", "TransformationEvent", None, [("input_class", MATERIAL), ("output_class", LOT)]),
     ("finish", "TransformationEvent", None,
      [("input_class", LOT), ("output", U1), ("output", U2)]),
@@ -48,12 +49,7 @@ EVENTS: list[tuple[str, str, str | None, list[tuple[str, str]]]] = [
 ]  # fmt: skip
 
 
-def links(epcs: Sequence[str], roles: Sequence[str]) -> list[Link]:
-    out = []
-    for n, (name, kind, action, ids) in enumerate(EVENTS):
-        if any(epc in epcs and role in roles for role, epc in ids):
-            out += [Link(n, name, kind, action, n, role, epc) for role, epc in ids]
-    return out
+edges = fake_edges(EVENTS)
 
 
 def sighting(event_id: str, minute: int, **fields: Any) -> Sighting:
@@ -91,10 +87,10 @@ SIGHTINGS = {
 
 
 def scope_of(root: str) -> RecallScope:
-    forward = trace(links, root, Direction.FORWARD)
+    forward = trace(edges, root, Direction.FORWARD)
     contents: Trace | None = None
     if kind_of(root) is Kind.CONTAINER:
-        contents = trace(links, root, Direction.BACKWARD, max_depth=1)
+        contents = trace(edges, root, Direction.BACKWARD, max_depth=1)
     return assemble(root, forward, contents, SIGHTINGS)
 
 
@@ -144,7 +140,7 @@ def test_a_case_recalls_its_contents_and_a_unit_only_itself() -> None:
     unit = scope_of(U1)
     assert unit.units == [U1] and unit.containers == [CASE]
     assert unit.locations[U1].via == CASE
-    nothing = assemble("urn:epc:id:sgtin:1.2.3", trace(links, "x", Direction.FORWARD), None, {})
+    nothing = assemble("urn:epc:id:sgtin:1.2.3", trace(edges, "x", Direction.FORWARD), None, {})
     assert not nothing.found and nothing.units == ["urn:epc:id:sgtin:1.2.3"]
 
 

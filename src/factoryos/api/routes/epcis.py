@@ -32,7 +32,7 @@ from factoryos.apps.trace.epcis.validate import EpcisDocumentError, parse_docume
 from factoryos.apps.trace.epcis.xml import parse_xml_document
 from factoryos.apps.trace.genealogy import Direction, trace
 from factoryos.apps.trace.recall import recall_scope, to_json
-from factoryos.store.epcis_events import EpcisEvents, Link
+from factoryos.store.epcis_events import Edge, EpcisEvents
 from factoryos.store.epcis_query import EpcisQueries
 
 router = APIRouter(tags=["traceability"])
@@ -213,10 +213,10 @@ async def genealogy(
     """The genealogy of an identifier through transformations and aggregations."""
     events = EpcisEvents(services.catalog)
 
-    def links(epcs: Sequence[str], roles: Sequence[str]) -> list[Link]:
-        return events.links(principal.tenant_id, epcs, roles)
+    def edges(epcs: Sequence[str], downstream: bool) -> list[Edge]:
+        return events.edges(principal.tenant_id, epcs, downstream)
 
-    found = await run_in_threadpool(trace, links, identifier, Direction(direction), depth)
+    found = await run_in_threadpool(trace, edges, identifier, Direction(direction), depth)
     steps = [
         StepOut(source=s.source, target=s.target, event_id=s.event_id,
                 event_type=s.event_type, event_time=iso(s.event_time_ns))

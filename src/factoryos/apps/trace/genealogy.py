@@ -1,17 +1,18 @@
 """Genealogy: what went into an item or lot (backward) and where an input went (forward),
 through aggregation and transformation events, to any depth.
 
-The edges are the identifiers events name, with their roles:
+An event makes edges from upstream to downstream identifiers (:func:`edges_of`, stored with
+the event at capture):
 
 - a **transformation** turns its inputs (``input``, ``input_class``) into its outputs
-  (``output``, ``output_class``): backward from an output to the inputs, forward the other way;
+  (``output``, ``output_class``): an edge from every input to every output;
 - an **aggregation** that adds or observes children in a parent (``parent``; ``child``,
-  ``child_class``): backward from the parent (a case, a pallet) to its contents, forward from a
-  content to its parent. A DELETE (unpacking) is not a genealogy edge.
+  ``child_class``): an edge from every child to the parent (a case, a pallet). A DELETE
+  (unpacking) is not a genealogy edge.
 
 The walk goes level by level (one store query per level), never visits an identifier twice
 (cycles end), and stops at ``max_depth``. The logic is pure: it takes a function that gives the
-links of a set of identifiers, so it is tested without a database.
+edges leaving a set of identifiers, so it is tested without a database.
 """
 
 from collections.abc import Callable, Sequence
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from factoryos.apps.trace.errors import GenealogyError
-from factoryos.store.epcis_events import Link
+from factoryos.store.epcis_events import Edge
 
 MAX_DEPTH = 100
 MAX_NODES = 1_000_000  # a trace this wide is a modelling error, not a recall
@@ -30,21 +31,25 @@ class Direction(StrEnum):
     FORWARD = "forward"  # where it went
 
 
-# role the traced identifier has in an event → roles of the identifiers it leads to
-_STEPS: dict[Direction, dict[str, tuple[str, ...]]] = {
-    Direction.BACKWARD: {
-        "output": ("input", "input_class"),
-        "output_class": ("input", "input_class"),
-        "parent": ("child", "child_class"),
-    },
-    Direction.FORWARD: {
-        "input": ("output", "output_class"),
-        "input_class": ("output", "output_class"),
-        "child": ("parent",),
-        "child_class": ("parent",),
-    },
+# event type → (upstream roles, downstream roles, actions that make edges; None: any)
+_EDGES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...] | None]] = {
+    "TransformationEvent": (("input", "input_class"), ("output", "output_class"), None),
+    "AggregationEvent": (("child", "child_class"), ("parent",), ("ADD", "OBSERVE")),
 }
-_EDGE_EVENTS = {"TransformationEvent": None, "AggregationEvent": ("ADD", "OBSERVE")}
+
+
+def edges_of(
+    event_type: str, action: str | None, epcs: Sequence[tuple[str, str]]
+) -> tuple[tuple[str, str], ...]:
+    """The (upstream, downstream) edges of an event naming ``epcs`` as (role, identifier)."""
+    if event_type not in _EDGES:
+        return ()
+    ups, downs, actions = _EDGES[event_type]
+    if actions is not None and action not in actions:
+        return ()
+    sources = [epc for role, epc in epcs if role in ups]
+    targets = [epc for role, epc in epcs if role in downs]
+    return tuple(dict.fromkeys((u, d) for u in sources for d in targets if u != d))
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,41 +76,26 @@ class Trace:
         return [e for e, d in self.depth.items() if d > 0 and (level is None or d == level)]
 
 
-Links = Callable[[Sequence[str], Sequence[str]], list[Link]]
+Edges = Callable[[Sequence[str], bool], list[Edge]]
+"""The edges leaving identifiers: downstream (``True``) or upstream."""
 
 
-def _counts(link: Link) -> bool:
-    if link.event_type not in _EDGE_EVENTS:
-        return False
-    actions = _EDGE_EVENTS[link.event_type]
-    return actions is None or link.action in actions
+def _step(edge: Edge, direction: Direction) -> Step:
+    here, there = (edge.source, edge.target)
+    if direction is Direction.BACKWARD:
+        here, there = there, here
+    return Step(here, there, edge.event_id, edge.event_type, edge.event_time_ns)
 
 
-def _next_steps(links: list[Link], frontier: set[str], direction: Direction) -> list[Step]:
-    by_event: dict[int, list[Link]] = {}
-    for link in links:
-        if _counts(link):
-            by_event.setdefault(link.event, []).append(link)
-    steps = []
-    for rows in by_event.values():
-        for here in (r for r in rows if r.epc in frontier):
-            follow = _STEPS[direction].get(here.role, ())
-            for there in (r for r in rows if r.role in follow):
-                steps.append(
-                    Step(here.epc, there.epc, there.event_id, there.event_type, there.event_time_ns)
-                )
-    return steps
-
-
-def trace(links: Links, root: str, direction: Direction, max_depth: int = MAX_DEPTH) -> Trace:
-    """Walk from ``root`` in ``direction`` over the links ``links`` gives."""
+def trace(edges: Edges, root: str, direction: Direction, max_depth: int = MAX_DEPTH) -> Trace:
+    """Walk from ``root`` in ``direction`` over the edges ``edges`` gives."""
     if not 1 <= max_depth <= MAX_DEPTH:
         raise GenealogyError(f"max_depth: {max_depth} is not between 1 and {MAX_DEPTH}")
     result = Trace(root, direction, {root: 0})
     frontier = {root}
-    roles = tuple(_STEPS[direction])
     for level in range(1, max_depth + 1):
-        steps = _next_steps(links(sorted(frontier), roles), frontier, direction)
+        found = edges(sorted(frontier), direction is Direction.FORWARD)
+        steps = [_step(edge, direction) for edge in found]
         result.steps += steps
         frontier = {s.target for s in steps if s.target not in result.depth}
         for epc in frontier:
@@ -118,4 +108,4 @@ def trace(links: Links, root: str, direction: Direction, max_depth: int = MAX_DE
     return result
 
 
-__all__ = ["Direction", "Step", "Trace", "trace"]
+__all__ = ["Direction", "Edges", "Step", "Trace", "edges_of", "trace"]

@@ -27,10 +27,10 @@ from enum import StrEnum
 from typing import Any
 
 from factoryos.apps.trace.errors import IdentifierError
-from factoryos.apps.trace.genealogy import MAX_DEPTH, Direction, Links, Trace, trace
+from factoryos.apps.trace.genealogy import MAX_DEPTH, Direction, Edges, Trace, trace
 from factoryos.apps.trace.identifiers import parse_digital_link
 from factoryos.apps.trace.production.events import event_time
-from factoryos.store.epcis_events import EpcisEvents, Link, Sighting
+from factoryos.store.epcis_events import Edge, EpcisEvents, Sighting
 
 PARTY_TYPES = ("owning_party", "possessing_party")
 
@@ -308,9 +308,9 @@ def assemble(
     return scope
 
 
-def _only_aggregations(links: Links) -> Links:
-    def follow(epcs: Sequence[str], roles: Sequence[str]) -> list[Link]:
-        return [link for link in links(epcs, roles) if link.event_type == "AggregationEvent"]
+def _only_aggregations(edges: Edges) -> Edges:
+    def follow(epcs: Sequence[str], downstream: bool) -> list[Edge]:
+        return [edge for edge in edges(epcs, downstream) if edge.event_type == "AggregationEvent"]
 
     return follow
 
@@ -320,13 +320,13 @@ def recall_scope(
 ) -> RecallScope:
     """The recall scope of ``identifier`` from the tenant's stored events."""
 
-    def links(epcs: Sequence[str], roles: Sequence[str]) -> list[Link]:
-        return store.links(tenant_id, epcs, roles)
+    def edges(epcs: Sequence[str], downstream: bool) -> list[Edge]:
+        return store.edges(tenant_id, epcs, downstream)
 
-    forward = trace(links, identifier, Direction.FORWARD, max_depth)
+    forward = trace(edges, identifier, Direction.FORWARD, max_depth)
     contents = None
     if kind_of(identifier) is Kind.CONTAINER:
-        contents = trace(_only_aggregations(links), identifier, Direction.BACKWARD, max_depth)
+        contents = trace(_only_aggregations(edges), identifier, Direction.BACKWARD, max_depth)
     sightings = store.latest(tenant_id, affected(identifier, forward, contents))
     return assemble(identifier, forward, contents, sightings)
 

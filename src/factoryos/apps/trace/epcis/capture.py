@@ -20,6 +20,7 @@ from factoryos.apps.trace.epcis.validate import (
     EpcisDocumentError,
     validate_document,
 )
+from factoryos.apps.trace.genealogy import edges_of
 from factoryos.store.epcis_events import Captured, EpcisEvents, NewEvent
 
 EPC_LISTS = {  # JSON key → role of every identifier in it
@@ -83,6 +84,7 @@ def to_row(event: Mapping[str, Any], context: list[Any] | None = None) -> NewEve
     context, kept with an event that has none of its own, so that the event read back alone
     still says what its prefixes mean."""
     body = event if not context or "@context" in event else {"@context": context, **event}
+    epcs = tuple(dict.fromkeys(identifiers(event)))
     return NewEvent(
         event_id=event_id(event),
         event_type=str(event["type"]),
@@ -93,7 +95,8 @@ def to_row(event: Mapping[str, Any], context: list[Any] | None = None) -> NewEve
         read_point=_id_of(event.get("readPoint")),
         biz_location=_id_of(event.get("bizLocation")),
         body=json.dumps(body, separators=(",", ":"), ensure_ascii=False),
-        epcs=tuple(dict.fromkeys(identifiers(event))),
+        epcs=epcs,
+        edges=edges_of(str(event["type"]), event.get("action"), epcs),
     )
 
 
