@@ -34,6 +34,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.sql import Delete
 
 from factoryos.store.catalog import Base, Catalog, CatalogInputError
+from factoryos.store.paging import newest_first
 
 MAX_NAME = 128
 MAX_ACTOR = 128
@@ -160,8 +161,6 @@ class AlarmLog:
         limit: int = 100,
     ) -> HistoryPage:
         """Matching rows newest first, ``limit`` at most, older than row id ``before``."""
-        if not 0 < limit <= MAX_PAGE:
-            raise CatalogInputError(f"limit: {limit} is not 1 to {MAX_PAGE}")
         h = AlarmHistoryRow
         query = select(h).where(h.tenant_id == tenant_id)
         if where.alarm is not None:
@@ -174,13 +173,10 @@ class AlarmLog:
             query = query.where(h.ts >= where.start)
         if where.end is not None:
             query = query.where(h.ts < where.end)
-        if before is not None:
-            query = query.where(h.id < before)
-        with self._catalog._read() as s:
-            rows = s.scalars(query.order_by(h.id.desc()).limit(limit + 1)).all()
-            records = [_record(r) for r in rows[:limit]]
-        more = len(rows) > limit
-        return HistoryPage(records, records[-1].id if more and records else None)
+        page = newest_first(
+            self._catalog, query, h.id, _record, before=before, limit=limit, max_page=MAX_PAGE
+        )
+        return HistoryPage(*page)
 
     def events(self, tenant_id: int, start: int, end: int, limit: int) -> list[AlarmRecord]:
         """Rows with ``start <= ts < end`` in time order, at most ``limit`` (the newest)."""

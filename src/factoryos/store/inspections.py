@@ -43,6 +43,7 @@ from sqlalchemy.sql import Update
 # or not, so its names may not exist yet while this one loads.
 from factoryos.store import alarm_log
 from factoryos.store.catalog import Base, Catalog, CatalogError, CatalogInputError
+from factoryos.store.paging import newest_first
 
 if TYPE_CHECKING:
     from factoryos.store.alarm_log import AlarmRecord
@@ -443,21 +444,16 @@ class InspectionStore:
         limit: int = 100,
     ) -> AlarmPage:
         """Matching alarms newest first (by id), ``limit`` at most, with ids below ``before``."""
-        if not 0 < limit <= MAX_PAGE:
-            raise CatalogInputError(f"limit: {limit} is not 1 to {MAX_PAGE}")
         a = SpcAlarmRow
         query = select(a).where(a.tenant_id == tenant_id)
         if where.characteristic is not None:
             query = query.where(a.characteristic == where.characteristic)
         if where.state is not None:
             query = query.where(a.state == where.state)
-        if before is not None:
-            query = query.where(a.id < before)
-        with self._catalog._read() as s:
-            rows = s.scalars(query.order_by(a.id.desc()).limit(limit + 1)).all()
-            found = [_alarm(r) for r in rows[:limit]]
-        more = len(rows) > limit
-        return AlarmPage(found, found[-1].id if more and found else None)
+        page = newest_first(
+            self._catalog, query, a.id, _alarm, before=before, limit=limit, max_page=MAX_PAGE
+        )
+        return AlarmPage(*page)
 
     def active_counts(self, tenant_id: int) -> dict[str, int]:
         """Active (unacknowledged) alarms per characteristic."""

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.sql import Update
 
 from factoryos.store.catalog import Base, Catalog, CatalogError, CatalogInputError
+from factoryos.store.paging import newest_first
 
 MAX_EQUIPMENT = 400
 MAX_TITLE = 200
@@ -365,8 +366,6 @@ class WorkOrderStore:
         limit: int = 100,
     ) -> OrderPage:
         """Matching orders newest first, ``limit`` at most, with ids below ``before``."""
-        if not 0 < limit <= MAX_PAGE:
-            raise CatalogInputError(f"limit: {limit} is not 1 to {MAX_PAGE}")
         w = WorkOrderRow
         query = select(w).where(w.tenant_id == tenant_id)
         if where.statuses is not None:
@@ -375,13 +374,10 @@ class WorkOrderStore:
             query = query.where(w.equipment == where.equipment)
         if where.source is not None:
             query = query.where(w.source == where.source)
-        if before is not None:
-            query = query.where(w.id < before)
-        with self._catalog._read() as s:
-            rows = s.scalars(query.order_by(w.id.desc()).limit(limit + 1)).all()
-            orders = [_record(r) for r in rows[:limit]]
-        more = len(rows) > limit
-        return OrderPage(orders, orders[-1].id if more and orders else None)
+        page = newest_first(
+            self._catalog, query, w.id, _record, before=before, limit=limit, max_page=MAX_PAGE
+        )
+        return OrderPage(*page)
 
     def count(self, tenant_id: int, where: OrderFilter = OrderFilter()) -> int:
         w = WorkOrderRow
