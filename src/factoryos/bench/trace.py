@@ -678,11 +678,9 @@ def _postgres(url: URL) -> Iterator[_Fresh]:
         with psycopg.connect(libpq, autocommit=True) as conn:
             # After a bulk load the visibility map is empty until autovacuum runs; a
             # database in service has had it, so index-only scans are measured as they run.
-            conn.execute(
-                sql.SQL("VACUUM (ANALYZE) {}.epcis_events, {}.epcis_event_epcs").format(
-                    sql.Identifier(schema), sql.Identifier(schema)
-                )
-            )
+            tables = ("epcis_events", "epcis_event_epcs", "epcis_genealogy")
+            names = sql.SQL(", ").join(sql.Identifier(schema, t) for t in tables)
+            conn.execute(sql.SQL("VACUUM (ANALYZE) {}").format(names))
 
     def size_mb() -> float:
         with psycopg.connect(libpq) as conn:
