@@ -235,21 +235,22 @@ class EpcisEvents:
         """The genealogy edges leaving ``epcs``: downstream (where they went) or upstream
         (what went into them); oldest event first."""
         near = EdgeRow.source if downstream else EdgeRow.target
-        found: list[tuple[int, int, str, str]] = []  # (event row, edge row, source, target)
+        found: list[tuple[int, str, str]] = []  # (event row, source, target)
         with self._catalog._read() as s:
             for chunk in self._chunks(epcs):
-                edges = select(EdgeRow.event, EdgeRow.id, EdgeRow.source, EdgeRow.target).where(
+                # only indexed columns: PostgreSQL answers from the index, no heap visits
+                edges = select(EdgeRow.event, EdgeRow.source, EdgeRow.target).where(
                     EdgeRow.tenant_id == tenant_id, self._among(near, chunk, String)
                 )
-                found += [(e, i, src, dst) for e, i, src, dst in s.execute(edges)]
+                found += [(e, src, dst) for e, src, dst in s.execute(edges)]
             events: dict[int, tuple[str, str, int]] = {}
             for chunk in self._chunks(sorted({row[0] for row in found})):
                 named = select(
                     EventRow.id, EventRow.event_id, EventRow.event_type, EventRow.event_time_ns
                 ).where(self._among(EventRow.id, chunk, BigInteger))
                 events.update((i, (e, t, ns)) for i, e, t, ns in s.execute(named))
-        found.sort(key=lambda row: (events[row[0]][2], row[0], row[1]))
-        return [Edge(src, dst, *events[event]) for event, _, src, dst in found]
+        found.sort(key=lambda row: (events[row[0]][2], *row))
+        return [Edge(src, dst, *events[event]) for event, src, dst in found]
 
     def _chunks(self, values: Sequence[Any]) -> Iterator[list[Any]]:
         # PostgreSQL takes a list as one array parameter; SQLite needs bounded IN lists.
