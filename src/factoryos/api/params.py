@@ -4,10 +4,11 @@ Times cross the API as ISO 8601 with a zone (``Z`` out); inside they are int64 n
 """
 
 import time
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 import numpy.typing as npt
+from pydantic import AfterValidator, Field
 
 from factoryos.api.errors import BadParameterError
 from factoryos.model.timeparse import (
@@ -26,6 +27,24 @@ _TIME_PROBLEMS: dict[TimeProblem, str] = {
     "zone": f"has no time zone; add Z for UTC or an offset, {_EXAMPLE}",
     "range": "is outside the years 1678 to 2261",
 }
+
+TIME_TEXT = "ISO 8601 with a zone, e.g. 2025-01-06T06:00:00Z."
+
+
+def _body_time(value: str) -> str:
+    """A time in a request body: checked there, so a bad one is an ordinary 422 naming its
+    field."""
+    try:
+        parse_time_ns(value, now_ns=None)
+    except TimeTextError as exc:
+        raise ValueError(
+            f"not an ISO 8601 time with a zone, e.g. 2025-01-06T06:00:00Z ({exc.problem})"
+        ) from exc
+    return value
+
+
+IsoTime = Annotated[str, Field(max_length=64, description=TIME_TEXT), AfterValidator(_body_time)]
+"""A request body's time field, kept as its text once checked."""
 
 QualityName = Literal["good", "uncertain", "bad"]
 _QUALITY_LABELS = np.array(["good", "uncertain", "bad", "bad"], dtype=object)

@@ -10,13 +10,13 @@ from collections.abc import Callable
 from typing import Annotated, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from factoryos.api.audit import record
 from factoryos.api.deps import ServicesDep, TenantCaller
 from factoryos.api.errors import BadParameterError
-from factoryos.api.params import iso_time, iso_times, now_ns, parse_time
+from factoryos.api.params import TIME_TEXT, IsoTime, iso_time, iso_times, now_ns, parse_time
 from factoryos.apps.trace.spc.capability import Interval
 from factoryos.apps.trace.spc.charts import Chart
 from factoryos.apps.trace.spc.config import CharacteristicSpec, LimitsSpec, TagSource, ns
@@ -29,7 +29,7 @@ from factoryos.apps.trace.spc.service import (
     SpcService,
     UnknownCharacteristicError,
 )
-from factoryos.model.timeparse import TimeTextError, parse_time_ns
+from factoryos.model.timeparse import parse_time_ns
 from factoryos.store.inspections import (
     AlarmFilter,
     InspectionRecord,
@@ -43,7 +43,7 @@ router = APIRouter(prefix="/api/spc", tags=["spc"])
 T = TypeVar("T")
 DAY_NS = 86_400 * 1_000_000_000
 MAX_RANGE_NS = 31 * DAY_NS
-_TIME = "ISO 8601 with a zone, e.g. 2025-01-06T06:00:00Z."
+_TIME = TIME_TEXT
 _NAME = Path(description="The characteristic's name (apps file: spc.characteristics).",
              max_length=64)  # fmt: skip
 _ALARM = Path(description="The SPC alarm's id.", ge=1, le=2**53)
@@ -295,18 +295,6 @@ class PostedOut(BaseModel):
 # -- requests ----------------------------------------------------------------------------
 
 
-def _iso(value: str) -> str:
-    """A body time: checked here, so a bad one is an ordinary 422 naming its field."""
-    try:
-        parse_time_ns(value, now_ns=None)
-    except TimeTextError as exc:
-        raise ValueError(
-            f"not an ISO 8601 time with a zone, e.g. 2025-01-06T06:00:00Z ({exc.problem})"
-        ) from exc
-    return value
-
-
-IsoTime = Annotated[str, Field(max_length=64, description=_TIME), AfterValidator(_iso)]
 Measurement = Annotated[float, Field(allow_inf_nan=False, ge=-1e15, le=1e15)]
 
 

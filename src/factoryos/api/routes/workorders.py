@@ -12,13 +12,13 @@ from collections.abc import Callable
 from typing import Annotated, Any, Literal, Self, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from factoryos.api.audit import record
 from factoryos.api.deps import ServicesDep, TenantCaller
 from factoryos.api.errors import BadParameterError
-from factoryos.api.params import iso_time, now_ns, parse_time
+from factoryos.api.params import TIME_TEXT, IsoTime, iso_time, now_ns, parse_time
 from factoryos.apps.maintenance.orders import MaintenanceWindow, WorkOrders
 from factoryos.apps.maintenance.workorders import (
     TransitionError,
@@ -28,7 +28,7 @@ from factoryos.apps.maintenance.workorders import (
     WorkOrderNotFoundError,
     parse_evidence,
 )
-from factoryos.model.timeparse import TimeTextError, parse_time_ns
+from factoryos.model.timeparse import parse_time_ns
 from factoryos.store.catalog import Principal
 from factoryos.store.work_orders import OrderFilter, OrderRecord, Transition, WorkOrderStore
 
@@ -40,7 +40,7 @@ DAY_NS = 86_400 * NS_PER_S
 MAX_WINDOW_NS = 31 * DAY_NS  # one planned downtime: a month at most
 MAX_RANGE_NS = 366 * DAY_NS  # one windows query: a year at most
 DEFAULT_RANGE_NS = 7 * DAY_NS
-_TIME = "ISO 8601 with a zone, e.g. 2025-01-06T06:00:00Z."
+_TIME = TIME_TEXT
 _ID = Path(description="The work order's id.", ge=1, le=2**53)
 StatusName = Literal["open", "assigned", "in_progress", "closed", "cancelled"]
 SourceName = Literal["anomaly", "rul", "manual"]
@@ -148,22 +148,8 @@ class WorkOrderDetail(WorkOrderOut):
     log: list[TransitionOut] = Field(description="Every change, oldest first.")
 
 
-def _iso(value: str) -> str:
-    """A body time: checked here, so a bad one is an ordinary 422 naming its field."""
-    try:
-        parse_time_ns(value, now_ns=None)
-    except TimeTextError as exc:
-        raise ValueError(
-            f"not an ISO 8601 time with a zone, e.g. 2025-01-06T06:00:00Z ({exc.problem})"
-        ) from exc
-    return value
-
-
 def _ns(value: str) -> int:
     return parse_time_ns(value, now_ns=None)
-
-
-IsoTime = Annotated[str, Field(max_length=64, description=_TIME), AfterValidator(_iso)]
 
 
 class _Body(BaseModel):

@@ -13,7 +13,7 @@
   };
 
   const $ = (id) => document.getElementById(id);
-  const state = { operator: false, timer: null, failures: 0, before: null, known: "" };
+  const state = { operator: false, before: null, known: "" };
   window.factoryos = { alarms: 0, polls: 0 }; // read by the browser test
 
   function el(tag, cls, text) {
@@ -44,39 +44,28 @@
     await loadHistory(false);
   }
 
-  function stopPolling() {
-    clearTimeout(state.timer);
-  }
 
   // -- live list -----------------------------------------------------------------------
 
-  function setPoll(text, cls) {
-    const status = $("poll-status");
-    status.textContent = text;
-    status.className = `live-status ${cls}`;
-  }
-
   // Polling, not the live WebSocket: alarm state changes on ticks and commands too, not only
   // on samples, and a one-second poll of a small list is cheap and survives reconnects.
-  async function poll() {
-    clearTimeout(state.timer);
-    if (!session.key()) return;
+  async function refresh() {
     try {
-      const list = await api("/api/alarms");
-      renderAlarms(list.alarms);
-      state.failures = 0;
-      setPoll("live", "live");
+      renderAlarms((await api("/api/alarms")).alarms);
       $("console-error").textContent = "";
+      return true;
     } catch (err) {
-      if (err instanceof session.AuthError) return session.signOut(err.message);
-      state.failures++;
-      setPoll("retrying", "down");
+      if (err instanceof session.AuthError) throw err;
       $("console-error").textContent = err.message;
+      return false;
     }
-    window.factoryos.polls++;
-    const delay = Math.min(MAX_POLL_DELAY_MS, POLL_MS * 2 ** Math.min(state.failures, 4));
-    state.timer = setTimeout(poll, delay);
   }
+
+  const live = FactoryOSSession.poller(() => session, refresh, {
+    everyMs: POLL_MS, maxMs: MAX_POLL_DELAY_MS, doublings: 4,
+    onPoll: () => window.factoryos.polls++,
+  });
+  const poll = () => live.poll();
 
   function actionButton(label, cls, run) {
     const button = el("button", cls, label);
@@ -225,7 +214,7 @@
     });
     $("history-more").addEventListener("click", () => loadHistory(true));
     session = FactoryOSSession.start({
-      view: "console-view", onSignIn: showConsole, onSignOut: stopPolling,
+      view: "console-view", onSignIn: showConsole, onSignOut: live.stop,
     });
   });
 })();

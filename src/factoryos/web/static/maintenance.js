@@ -14,7 +14,7 @@
   const GAP_MS = 60000;
 
   const $ = (id) => document.getElementById(id);
-  const state = { rank: 0, timer: null, failures: 0, codes: [], cards: new Map(), order: null };
+  const state = { rank: 0, codes: [], cards: new Map(), order: null };
   window.factoryosMaint = { loaded: false, cards: 0, polls: 0 }; // read by the browser test
 
   let session = null;
@@ -427,11 +427,6 @@
 
   // -- loading -------------------------------------------------------------------------
 
-  function setPoll(text, cls) {
-    $("poll-status").textContent = text;
-    $("poll-status").className = `live-status ${cls}`;
-  }
-
   // Each part reports its own error; one failing does not blank the others.
   async function load(path, params, render, where) {
     try {
@@ -455,20 +450,11 @@
   }
 
   // Polling: health changes with every scored row, orders open on anomalies.
-  async function poll() {
-    clearTimeout(state.timer);
-    if (!session.key()) return;
-    try {
-      const ok = await refresh();
-      state.failures = ok ? 0 : state.failures + 1;
-      setPoll(ok ? "live" : "retrying", ok ? "live" : "down");
-    } catch (err) {
-      return session.signOut(err.message);
-    }
-    window.factoryosMaint.polls++;
-    const delay = Math.min(MAX_POLL_DELAY_MS, POLL_MS * 2 ** Math.min(state.failures, 3));
-    state.timer = setTimeout(poll, delay);
-  }
+  const live = FactoryOSSession.poller(() => session, refresh, {
+    everyMs: POLL_MS, maxMs: MAX_POLL_DELAY_MS, doublings: 3,
+    onPoll: () => window.factoryosMaint.polls++,
+  });
+  const poll = () => live.poll();
 
   async function loadCodes() {
     try {
@@ -489,7 +475,7 @@
 
   // Nothing of the last caller stays in the page for the next one.
   function leave() {
-    clearTimeout(state.timer);
+    live.stop();
     state.order = null;
     $("order-detail").hidden = true;
     state.cards.forEach((c) => c.chart.dispose());

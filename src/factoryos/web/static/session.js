@@ -1,6 +1,7 @@
 // FactoryOS pages: the one sign-in they share. An API key is kept in this browser tab
 // (sessionStorage), every request carries it, and a rejected key returns to the sign-in form.
-// A page calls FactoryOSSession.start({ view, onSignIn, onSignOut }) and uses what it returns.
+// A page calls FactoryOSSession.start({ view, onSignIn, onSignOut }) and uses what it returns,
+// and FactoryOSSession.poller(…) to keep itself up to date.
 "use strict";
 
 window.FactoryOSSession = (() => {
@@ -82,5 +83,36 @@ window.FactoryOSSession = (() => {
     return { request, json, fail, signOut, AuthError, key: () => key };
   }
 
-  return { start };
+  // Refreshes a signed-in page again and again: `refresh()` answers whether all went well;
+  // failures back off (doubling at most `doublings` times, never past `maxMs`) and show in
+  // #poll-status; an error thrown by `refresh` (a rejected key) signs out. `current()` gives
+  // the page's session; `onPoll` counts polls for the browser tests.
+  function poller(current, refresh, { everyMs, maxMs, doublings, onPoll }) {
+    let timer = null;
+    let failures = 0;
+
+    function show(text, cls) {
+      $("poll-status").textContent = text;
+      $("poll-status").className = `live-status ${cls}`;
+    }
+
+    async function poll() {
+      clearTimeout(timer);
+      const session = current();
+      if (!session || !session.key()) return;
+      try {
+        const ok = await refresh();
+        failures = ok ? 0 : failures + 1;
+        show(ok ? "live" : "retrying", ok ? "live" : "down");
+      } catch (err) {
+        return session.signOut(err.message);
+      }
+      onPoll();
+      timer = setTimeout(poll, Math.min(maxMs, everyMs * 2 ** Math.min(failures, doublings)));
+    }
+
+    return { poll, stop: () => clearTimeout(timer) };
+  }
+
+  return { start, poller };
 })();

@@ -18,7 +18,7 @@
   const COLOURS = { point: "#2f6fde", centre: "#1f9d55", limit: "#d64545", out: "#d64545", spec: "#8a4fd6" };
 
   const $ = (id) => document.getElementById(id);
-  const state = { rank: 0, list: [], current: null, timer: null, failures: 0, charts: {} };
+  const state = { rank: 0, list: [], current: null, charts: {} };
   // Read by the browser test: what the page drew, and its charts.
   window.factoryosSpc = {
     loaded: false, polls: 0, points: 0, spreadPoints: 0, violations: 0, alarms: 0,
@@ -390,25 +390,11 @@
     return (await Promise.all(parts)).every(Boolean);
   }
 
-  function setPoll(text, cls) {
-    $("poll-status").textContent = text;
-    $("poll-status").className = `live-status ${cls}`;
-  }
-
-  async function poll() {
-    clearTimeout(state.timer);
-    if (!session.key()) return;
-    try {
-      const ok = await refresh();
-      state.failures = ok ? 0 : state.failures + 1;
-      setPoll(ok ? "live" : "retrying", ok ? "live" : "down");
-    } catch (err) {
-      return session.signOut(err.message);
-    }
-    window.factoryosSpc.polls++;
-    const delay = Math.min(MAX_POLL_DELAY_MS, POLL_MS * 2 ** Math.min(state.failures, 2));
-    state.timer = setTimeout(poll, delay);
-  }
+  const live = FactoryOSSession.poller(() => session, refresh, {
+    everyMs: POLL_MS, maxMs: MAX_POLL_DELAY_MS, doublings: 2,
+    onPoll: () => window.factoryosSpc.polls++,
+  });
+  const poll = () => live.poll();
 
   async function showPage(me) {
     state.rank = RANK[me.role] ?? 0;
@@ -418,7 +404,7 @@
 
   // Nothing of the last caller stays in the page for the next one.
   function leave() {
-    clearTimeout(state.timer);
+    live.stop();
     Object.values(state.charts).forEach((c) => c.dispose());
     state.charts = {};
     state.list = [];
