@@ -1,16 +1,18 @@
 """The genealogy edge table on SQLite and the real PostgreSQL: the edges a capture stores are
-found from either end, a tenant sees only its own, long frontiers are split into bounded
-statements, and migration 0011 derives the same edges from events stored before it."""
+reached from either end, a tenant sees only its own, the one-query walk gives what a walk level
+by level gives (diamonds, cycles, depth cut), a walk past its limit is refused, and migrations
+0011/0012 derive the same edges from events stored before them."""
 
 from collections.abc import Iterator
+from functools import partial
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect, text
 
-from factoryos.apps.trace.genealogy import edges_of
+from factoryos.apps.trace.genealogy import Direction, edges_of, in_memory, trace, walk
 from factoryos.store import migrate
 from factoryos.store.catalog import Catalog, CatalogInputError
-from factoryos.store.epcis_events import MAX_EDGES, EpcisEvents, NewEvent
+from factoryos.store.epcis_events import MAX_EDGES, Edge, EpcisEvents, NewEvent
 from store.test_migrations import pg_url, sqlite_url, url
 
 __all__ = ["pg_url", "sqlite_url", "url"]
@@ -43,39 +45,70 @@ def catalog(url: str) -> Iterator[Catalog]:
     catalog.close()
 
 
-def _pairs(store: EpcisEvents, tenant: int, epcs: list[str], downstream: bool) -> list[tuple]:
-    return [(e.source, e.target, e.event_type) for e in store.edges(tenant, epcs, downstream)]
+def _pairs(store: EpcisEvents, tenant: int, root: str, downstream: bool) -> list[tuple]:
+    found = store.reachable(tenant, root, downstream, 1, 100)
+    return [(e.source, e.target, e.event_type) for e in found]
 
 
-def test_edges_are_found_from_either_end_per_tenant(catalog: Catalog) -> None:
+def test_edges_are_reached_from_either_end_per_tenant(catalog: Catalog) -> None:
     store = EpcisEvents(catalog)
     acme, other = catalog.ensure_tenant("acme"), catalog.ensure_tenant("other")
     store.capture(acme, [new_event(n, *e) for n, e in enumerate(EVENTS)], 0)
-    assert _pairs(store, acme, ["lot:a"], True) == [
+    assert _pairs(store, acme, "lot:a", True) == [
         ("lot:a", "unit:1", "TransformationEvent"),
         ("lot:a", "unit:2", "TransformationEvent"),
     ]
-    assert _pairs(store, acme, ["unit:1", "unit:2"], True) == [
+    assert _pairs(store, acme, "unit:2", True) == [("unit:2", "case:1", "AggregationEvent")]
+    assert _pairs(store, acme, "case:1", False) == [
         ("unit:1", "case:1", "AggregationEvent"),
         ("unit:2", "case:1", "AggregationEvent"),
     ]
-    assert _pairs(store, acme, ["case:1"], False) == [
-        ("unit:1", "case:1", "AggregationEvent"),
-        ("unit:2", "case:1", "AggregationEvent"),
-    ]
-    assert [e.source for e in store.edges(acme, ["unit:2"], False)] == ["lot:a", "lot:b"]
-    assert store.edges(other, ["lot:a", "case:1"], True) == []
-    assert store.edges(other, ["lot:a", "case:1"], False) == []
+    two_back = store.reachable(acme, "case:1", False, 2, 100)
+    assert sorted((e.source, e.target) for e in two_back) == [
+        ("lot:a", "unit:1"), ("lot:a", "unit:2"), ("lot:b", "unit:1"), ("lot:b", "unit:2"),
+        ("unit:1", "case:1"), ("unit:2", "case:1"),
+    ]  # fmt: skip
+    assert two_back == sorted(two_back)  # oldest event first
+    assert store.reachable(other, "lot:a", True, 5, 100) == []
+    assert store.reachable(other, "case:1", False, 5, 100) == []
 
 
-def test_a_long_frontier_is_answered_whole(catalog: Catalog) -> None:
+# a diamond with a shortcut and a cycle: a → b → c → d, a → d, d → a; e hangs off d
+GRAPH = [("a", "b"), ("b", "c"), ("c", "d"), ("a", "d"), ("d", "a"), ("d", "e")]
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3, 4, 10])
+@pytest.mark.parametrize("direction", list(Direction))
+def test_the_one_query_walk_equals_the_walk_level_by_level(
+    catalog: Catalog, depth: int, direction: Direction
+) -> None:
     store = EpcisEvents(catalog)
     tenant = catalog.ensure_tenant("acme")
-    lots = [f"lot:{n}" for n in range(12_000)]  # past both backends' statement chunks
+    made = [
+        new_event(n, "TransformationEvent", None, (("input", up), ("output", down)))
+        for n, (up, down) in enumerate(GRAPH)
+    ]
+    store.capture(tenant, made, 0)
+    every = [Edge(e.event_time_ns, e.event_id, *e.edges[0], e.event_type) for e in made]
+    for root in "ade":
+        expected = trace(in_memory(every), root, direction, depth)
+        got = walk(partial(store.reachable, tenant), root, direction, depth)
+        assert (got.depth, got.steps, got.truncated) == (
+            expected.depth, expected.steps, expected.truncated,
+        ), root  # fmt: skip
+
+
+def test_a_wide_level_is_answered_whole_and_a_walk_past_its_limit_refused(
+    catalog: Catalog,
+) -> None:
+    store = EpcisEvents(catalog)
+    tenant = catalog.ensure_tenant("acme")
+    lots = [f"lot:{n}" for n in range(12_000)]
     made = (*(("input_class", lot) for lot in lots), ("output_class", "blend:1"))
     store.capture(tenant, [new_event(1, "TransformationEvent", None, made)], 0)
-    assert len(store.edges(tenant, lots, True)) == len(lots)
-    assert len(store.edges(tenant, ["blend:1"], False)) == len(lots)
+    assert len(store.reachable(tenant, "blend:1", False, 3, 12_000)) == len(lots)
+    with pytest.raises(CatalogInputError, match="blend:1: more than 11999 edges within 3 steps"):
+        store.reachable(tenant, "blend:1", False, 3, 11_999)
 
 
 def test_an_event_with_too_many_edges_is_refused_whole(catalog: Catalog) -> None:
@@ -113,15 +146,34 @@ def test_the_migration_derives_the_edges_of_events_stored_before_it(url: str) ->
     catalog = Catalog(url)
     try:
         store = EpcisEvents(catalog)
-        stored = {(e.source, e.target, e.event_id) for e in store.edges(1, _ALL, True)}
+        stored = {e for root in _ALL for e in store.reachable(1, root, True, 1, 100)}
     finally:
         catalog.close()
     expected = {
-        (up, down, f"e{n}")
+        Edge(n, f"e{n}", up, down, kind)
         for n, (kind, action, epcs) in enumerate(EVENTS, start=1)
         for up, down in edges_of(kind, action, epcs)
     }
     assert stored == expected and len(expected) == 6
+
+
+def test_a_catalog_made_before_the_event_columns_is_adopted_and_upgraded(url: str) -> None:
+    # create_all before revision 0012: the edge table without the event columns, no version
+    migrate.upgrade(url, "0011_genealogy_edges")
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP TABLE {migrate.VERSION_TABLE}"))
+    finally:
+        engine.dispose()
+    migrate.upgrade(url)
+    assert migrate.current(url) == migrate.head()
+    engine = create_engine(url)
+    try:
+        columns = {c["name"] for c in inspect(engine).get_columns("epcis_genealogy")}
+    finally:
+        engine.dispose()
+    assert {"event_id", "event_type", "event_time_ns"} <= columns
 
 
 _ALL = ["lot:a", "lot:b", "unit:1", "unit:2", "case:1"]

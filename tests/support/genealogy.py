@@ -11,7 +11,7 @@ EventSpec = tuple[str, str, str | None, list[tuple[str, str]]]  # name, type, ac
 def fake_edges(events: Sequence[EventSpec]) -> Callable[[Sequence[str], bool], list[Edge]]:
     """The store's answer over ``events``' edges as capture derives them (event n at time n)."""
     every = [
-        Edge(up, down, name, kind, n)
+        Edge(n, name, up, down, kind)
         for n, (name, kind, action, ids) in enumerate(events)
         for up, down in edges_of(kind, action, ids)
     ]

@@ -45,7 +45,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -57,13 +57,13 @@ from rich.table import Table
 from sqlalchemy.engine import URL, make_url
 
 from factoryos.apps.trace.epcis.capture import to_row
-from factoryos.apps.trace.genealogy import Direction, trace
+from factoryos.apps.trace.genealogy import Direction, walk
 from factoryos.apps.trace.identifiers import EpcUrn, UrnKind
 from factoryos.bench.errors import BenchError
 from factoryos.bench.ingest import peak_rss_mb, progress_bar
 from factoryos.store.catalog import Catalog
 from factoryos.store.epcis_bulk import EpcisBulk
-from factoryos.store.epcis_events import Edge, EpcisEvents, NewEvent
+from factoryos.store.epcis_events import EpcisEvents, NewEvent
 
 SEED = 20260101
 COMPANY = "4012345"  # the GS1 Company Prefix of GS1's own EPCIS examples
@@ -549,15 +549,13 @@ def _measure(
 ) -> dict[Direction, list[_Run]]:
     """Backward and forward traces in turn; the first ``WARMUP`` of each are not kept."""
 
-    def edges(epcs: Sequence[str], downstream: bool) -> list[Edge]:
-        return store.edges(tenant, epcs, downstream)
-
+    reach = partial(store.reachable, tenant)
     runs: dict[Direction, list[_Run]] = {Direction.BACKWARD: [], Direction.FORWARD: []}
     task = None if bar is None else bar.add_task("traces", total=len(back) + len(forth))
     for n, pair in enumerate(zip(back, forth, strict=True)):
         for direction, root in zip(runs, pair, strict=True):
             started = time.perf_counter_ns()
-            walked = trace(edges, root, direction, depth)
+            walked = walk(reach, root, direction, depth)
             elapsed = time.perf_counter_ns() - started
             found = len(walked.found())
             if not found:

@@ -30,7 +30,9 @@ _EVENT_COLUMNS = (
     "action", "biz_step", "disposition", "read_point", "biz_location", "body",
 )  # fmt: skip
 _EPC_COLUMNS = ("tenant_id", "event", "epc", "role")
-_EDGE_COLUMNS = ("tenant_id", "event", "source", "target")
+_EDGE_COLUMNS = (
+    "tenant_id", "event", "source", "target", "event_id", "event_type", "event_time_ns",
+)  # fmt: skip
 EventTuple = tuple[int, int, str, str, int, int, str | None, str | None, str | None, str | None,
                    str | None, str]  # fmt: skip
 EpcTuple = tuple[int, int, str, str]
@@ -71,11 +73,13 @@ def epc_rows(tenant_id: int, events: Sequence[NewEvent], ids: Sequence[int]) -> 
             yield tenant_id, row_id, epc, role
 
 
-def edge_rows(tenant_id: int, events: Sequence[NewEvent], ids: Sequence[int]) -> Iterator[EpcTuple]:
+def edge_rows(
+    tenant_id: int, events: Sequence[NewEvent], ids: Sequence[int]
+) -> Iterator[tuple[int, int, str, str, str, str, int]]:
     """The ``epcis_genealogy`` rows of ``events`` (their ids come from the table)."""
     for row_id, e in zip(ids, events, strict=True):
         for source, target in e.edges:
-            yield tenant_id, row_id, source, target
+            yield tenant_id, row_id, source, target, e.event_id, e.event_type, e.event_time_ns
 
 
 class EpcisBulk:

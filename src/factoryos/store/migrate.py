@@ -35,8 +35,9 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 VERSION_TABLE = "alembic_version"
 INITIAL_REVISION = "0001"
 INITIAL_TABLES = frozenset({"tenants", "sites", "assets", "tags", "api_keys", "write_audit"})
-# The tables create_all makes that later revisions introduced, in revision order: a create_all
-# catalog is stamped at the newest revision whose tables (and all before) it has.
+# The tables (or "table.column"s) create_all makes that later revisions introduced, in revision
+# order: a create_all catalog is stamped at the newest revision whose tables (and all before)
+# it has.
 LATER_TABLES: tuple[tuple[str, frozenset[str]], ...] = (
     ("0002_audit_log", frozenset({"audit_log"})),
     ("0003_users", frozenset({"users", "refresh_tokens"})),
@@ -48,6 +49,7 @@ LATER_TABLES: tuple[tuple[str, frozenset[str]], ...] = (
     ("0009_identifier_registry", frozenset({"identifier_prefixes", "identifiers"})),
     ("0010_spc", frozenset({"inspection_results", "spc_alarms"})),
     ("0011_genealogy_edges", frozenset({"epcis_genealogy"})),
+    ("0012_genealogy_event_columns", frozenset({"epcis_genealogy.event_time_ns"})),
 )
 CONNECT_TIMEOUT_S = 10
 # A migration waits this long for locks held by a running app, then fails instead of hanging.
@@ -205,6 +207,16 @@ def _sqlite_foreign_keys_off(conn: Connection) -> Iterator[None]:
             conn.commit()
 
 
+def _columns(conn: Connection, wanted: frozenset[str]) -> set[str]:
+    """The "table.column" items of ``wanted`` the database has."""
+    found: set[str] = set()
+    for item in wanted:
+        table, _, column = item.partition(".")
+        if column and inspect(conn).has_table(table):
+            found |= {f"{table}.{c['name']}" for c in inspect(conn).get_columns(table)}
+    return found & wanted
+
+
 def _adopt_unversioned(cfg: Config, conn: Connection) -> None:
     """Stamp a catalog made by create_all (tables, no version) at the revision it matches."""
     names = set(inspect(conn).get_table_names())
@@ -219,7 +231,7 @@ def _adopt_unversioned(cfg: Config, conn: Connection) -> None:
         )
     revision = INITIAL_REVISION
     for later, tables in LATER_TABLES:
-        if not tables <= names:
+        if not tables <= names | _columns(conn, tables):
             break
         revision = later
     log.info("catalog %r was made by create_all: stamping it at %s", conn.engine.url, revision)

@@ -2,16 +2,17 @@
 transformations and aggregations, cycles and unpacking, the depth limit — on a hand-made
 graph without a database, then over events captured in SQLite and the real PostgreSQL."""
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import pytest
 
 from factoryos.apps.trace.epcis.capture import capture
 from factoryos.apps.trace.errors import GenealogyError
-from factoryos.apps.trace.genealogy import Direction, edges_of, trace
+from factoryos.apps.trace.genealogy import Direction, edges_of, trace, walk
 from factoryos.store.catalog import Catalog
-from factoryos.store.epcis_events import Edge, EpcisEvents
+from factoryos.store.epcis_events import EpcisEvents
 from store.test_migrations import pg_url, sqlite_url
 from support.genealogy import EventSpec, fake_edges
 
@@ -117,14 +118,12 @@ def test_a_depth_ten_chain_over_stored_events(events: tuple[int, EpcisEvents]) -
     tenant, store = events
     capture(store, tenant, _document([_step(n) for n in range(12)]), 0)
 
-    def edges(epcs: Sequence[str], downstream: bool) -> list[Edge]:
-        return store.edges(tenant, epcs, downstream)
-
+    reach = partial(store.reachable, tenant)
     last = "urn:epc:class:lgtin:4012345.012345.L12"
-    back = trace(edges, last, Direction.BACKWARD, max_depth=10)
+    back = walk(reach, last, Direction.BACKWARD, max_depth=10)
     assert back.found(10) == ["urn:epc:class:lgtin:4012345.012345.L2"] and back.truncated
-    whole = trace(edges, last, Direction.BACKWARD)
+    whole = walk(reach, last, Direction.BACKWARD)
     assert len(whole.found()) == 12 and not whole.truncated
-    forward = trace(edges, "urn:epc:class:lgtin:4012345.012345.L0", Direction.FORWARD)
+    forward = walk(reach, "urn:epc:class:lgtin:4012345.012345.L0", Direction.FORWARD)
     assert forward.found(12) == [last]
     assert [s.event_id for s in forward.steps] == [_step(n)["eventID"] for n in range(12)]

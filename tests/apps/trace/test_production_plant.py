@@ -7,12 +7,13 @@ samples → events) is exercised through the platform as ``factoryos demo`` runs
 import asyncio
 import json
 from collections.abc import Iterator, Sequence
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from factoryos.apps.trace.genealogy import Direction, trace
+from factoryos.apps.trace.genealogy import Direction, walk
 from factoryos.apps.trace.production import TraceProcessor, load_section, plans
 from factoryos.apps.trace.production.config import LinePlan
 from factoryos.apps.trace.recall import Kind, kind_of, recall_scope
@@ -26,7 +27,7 @@ from factoryos.runtime.platform import Platform
 from factoryos.sim import VirtualFactory, load_demo_site
 from factoryos.sim.factory import DEFAULT_START_NS
 from factoryos.store.catalog import Catalog
-from factoryos.store.epcis_events import Edge, EpcisEvents
+from factoryos.store.epcis_events import EpcisEvents
 
 NS_PER_H = 3600 * 10**9
 START = DEFAULT_START_NS + 6 * NS_PER_H  # Monday 06:00 UTC: every machine at work
@@ -109,16 +110,14 @@ async def test_the_demo_plant_emits_a_genealogy_from_its_counters(catalog: Catal
     shipped = [b for b in bodies if b.get("bizStep") == "shipping"]
     assert len(shipped) == sum(m.shipments for m in made.values())
 
-    def edges(epcs: Sequence[str], downstream: bool) -> list[Edge]:
-        return store.edges(tenant, epcs, downstream)
-
     case = shipped[0]["epcList"][0]  # housings ship first: their lot is smaller
-    back = trace(edges, case, Direction.BACKWARD)
+    reach = partial(store.reachable, tenant)
+    back = walk(reach, case, Direction.BACKWARD)
     assert {kind_of(e) for e in back.found(1)} == {Kind.UNIT}
     assert {kind_of(e) for e in back.found(2)} == {Kind.LOT}  # the product lot
     assert HOUSING_MATERIAL in back.found(3)  # the bar stock of the first eight hours
 
-    forward = trace(edges, HOUSING_MATERIAL, Direction.FORWARD)
+    forward = walk(reach, HOUSING_MATERIAL, Direction.FORWARD)
     reached = set(forward.found())
     assert case in reached
     assert {kind_of(e) for e in reached} == {Kind.LOT, Kind.UNIT, Kind.CONTAINER}

@@ -11,7 +11,7 @@ EPCISQueryDocument as the body.
 """
 
 import time
-from collections.abc import Sequence
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
@@ -30,9 +30,9 @@ from factoryos.apps.trace.epcis.query_params import (
 )
 from factoryos.apps.trace.epcis.validate import EpcisDocumentError, parse_document
 from factoryos.apps.trace.epcis.xml import parse_xml_document
-from factoryos.apps.trace.genealogy import Direction, trace
+from factoryos.apps.trace.genealogy import Direction, walk
 from factoryos.apps.trace.recall import recall_scope, to_json
-from factoryos.store.epcis_events import Edge, EpcisEvents
+from factoryos.store.epcis_events import EpcisEvents
 from factoryos.store.epcis_query import EpcisQueries
 
 router = APIRouter(tags=["traceability"])
@@ -211,12 +211,8 @@ async def genealogy(
     depth: Annotated[int, Query(ge=1, le=100, description="Levels to follow.")] = 10,
 ) -> TraceOut:
     """The genealogy of an identifier through transformations and aggregations."""
-    events = EpcisEvents(services.catalog)
-
-    def edges(epcs: Sequence[str], downstream: bool) -> list[Edge]:
-        return events.edges(principal.tenant_id, epcs, downstream)
-
-    found = await run_in_threadpool(trace, edges, identifier, Direction(direction), depth)
+    reach = partial(EpcisEvents(services.catalog).reachable, principal.tenant_id)
+    found = await run_in_threadpool(walk, reach, identifier, Direction(direction), depth)
     steps = [
         StepOut(source=s.source, target=s.target, event_id=s.event_id,
                 event_type=s.event_type, event_time=iso(s.event_time_ns))

@@ -10,20 +10,24 @@ the event at capture):
   ``child_class``): an edge from every child to the parent (a case, a pallet). A DELETE
   (unpacking) is not a genealogy edge.
 
-The walk goes level by level (one store query per level), never visits an identifier twice
-(cycles end), and stops at ``max_depth``. The logic is pure: it takes a function that gives the
-edges leaving a set of identifiers, so it is tested without a database.
+The walk goes level by level, never visits an identifier twice (cycles end), and stops at
+``max_depth``. The logic is pure: it takes a function that gives the edges leaving a set of
+identifiers, so it is tested without a database. Against the store, :func:`walk` fetches every
+edge within ``max_depth`` steps in one query and walks them in memory.
 """
 
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from factoryos.apps.trace.errors import GenealogyError
+from factoryos.store.catalog import CatalogInputError
 from factoryos.store.epcis_events import Edge
 
 MAX_DEPTH = 100
 MAX_NODES = 1_000_000  # a trace this wide is a modelling error, not a recall
+MAX_EDGES = 2 * MAX_NODES  # edge visits one walk may fetch from the store
 
 
 class Direction(StrEnum):
@@ -52,15 +56,9 @@ def edges_of(
     return tuple(dict.fromkeys((u, d) for u in sources for d in targets if u != d))
 
 
-@dataclass(frozen=True, slots=True)
-class Step:
-    """One edge of a trace: ``source`` led to ``target`` through event ``event_id``."""
-
-    source: str
-    target: str
-    event_id: str
-    event_type: str
-    event_time_ns: int
+Step = Edge
+"""One edge of a trace, oriented the way the walk went: ``source`` led to ``target`` through
+event ``event_id`` (for a backward walk, the store's edge reversed)."""
 
 
 @dataclass
@@ -77,25 +75,31 @@ class Trace:
 
 
 Edges = Callable[[Sequence[str], bool], list[Edge]]
-"""The edges leaving identifiers: downstream (``True``) or upstream."""
+"""The edges leaving identifiers: downstream (``True``) or upstream; oldest event first."""
+
+Reach = Callable[[str, bool, int, int], list[Edge]]
+"""(root, downstream, depth, limit) → the edges within ``depth`` steps of ``root``, a
+:class:`CatalogInputError` beyond ``limit``: :meth:`EpcisEvents.reachable` for one tenant."""
 
 
-def _step(edge: Edge, direction: Direction) -> Step:
-    here, there = (edge.source, edge.target)
-    if direction is Direction.BACKWARD:
-        here, there = there, here
-    return Step(here, there, edge.event_id, edge.event_type, edge.event_time_ns)
+def _steps(found: list[Edge], direction: Direction) -> list[Step]:
+    if direction is Direction.FORWARD:
+        return found
+    return [Edge(e.event_time_ns, e.event_id, e.target, e.source, e.event_type) for e in found]
+
+
+def _check_depth(max_depth: int) -> None:
+    if not 1 <= max_depth <= MAX_DEPTH:
+        raise GenealogyError(f"max_depth: {max_depth} is not between 1 and {MAX_DEPTH}")
 
 
 def trace(edges: Edges, root: str, direction: Direction, max_depth: int = MAX_DEPTH) -> Trace:
     """Walk from ``root`` in ``direction`` over the edges ``edges`` gives."""
-    if not 1 <= max_depth <= MAX_DEPTH:
-        raise GenealogyError(f"max_depth: {max_depth} is not between 1 and {MAX_DEPTH}")
+    _check_depth(max_depth)
     result = Trace(root, direction, {root: 0})
     frontier = {root}
     for level in range(1, max_depth + 1):
-        found = edges(sorted(frontier), direction is Direction.FORWARD)
-        steps = [_step(edge, direction) for edge in found]
+        steps = _steps(edges(sorted(frontier), direction is Direction.FORWARD), direction)
         result.steps += steps
         frontier = {s.target for s in steps if s.target not in result.depth}
         for epc in frontier:
@@ -108,4 +112,39 @@ def trace(edges: Edges, root: str, direction: Direction, max_depth: int = MAX_DE
     return result
 
 
-__all__ = ["Direction", "Edges", "Step", "Trace", "edges_of", "trace"]
+def in_memory(edges: Sequence[Edge]) -> Edges:
+    """The :data:`Edges` function over ``edges``."""
+    by_source: defaultdict[str, list[Edge]] = defaultdict(list)
+    by_target: defaultdict[str, list[Edge]] = defaultdict(list)
+    for edge in edges:
+        by_source[edge.source].append(edge)
+        by_target[edge.target].append(edge)
+
+    def leaving(epcs: Sequence[str], downstream: bool) -> list[Edge]:
+        index = by_source if downstream else by_target
+        return sorted(edge for epc in epcs for edge in index.get(epc, ()))
+
+    return leaving
+
+
+def walk(reach: Reach, root: str, direction: Direction, max_depth: int = MAX_DEPTH) -> Trace:
+    """:func:`trace` over the edges within ``max_depth`` steps, fetched in one call."""
+    _check_depth(max_depth)
+    try:
+        near = reach(root, direction is Direction.FORWARD, max_depth, MAX_EDGES)
+    except CatalogInputError as exc:
+        raise GenealogyError(str(exc)) from exc
+    return trace(in_memory(near), root, direction, max_depth)
+
+
+__all__ = [
+    "Direction",
+    "Edges",
+    "Reach",
+    "Step",
+    "Trace",
+    "edges_of",
+    "in_memory",
+    "trace",
+    "walk",
+]

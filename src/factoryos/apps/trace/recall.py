@@ -24,10 +24,11 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from functools import partial
 from typing import Any
 
 from factoryos.apps.trace.errors import IdentifierError
-from factoryos.apps.trace.genealogy import MAX_DEPTH, Direction, Edges, Trace, trace
+from factoryos.apps.trace.genealogy import MAX_DEPTH, Direction, Reach, Trace, walk
 from factoryos.apps.trace.identifiers import parse_digital_link
 from factoryos.apps.trace.production.events import event_time
 from factoryos.store.epcis_events import Edge, EpcisEvents, Sighting
@@ -308,11 +309,12 @@ def assemble(
     return scope
 
 
-def _only_aggregations(edges: Edges) -> Edges:
-    def follow(epcs: Sequence[str], downstream: bool) -> list[Edge]:
-        return [edge for edge in edges(epcs, downstream) if edge.event_type == "AggregationEvent"]
+def _only_aggregations(reach: Reach) -> Reach:
+    def packed(root: str, downstream: bool, depth: int, limit: int) -> list[Edge]:
+        found = reach(root, downstream, depth, limit)
+        return [edge for edge in found if edge.event_type == "AggregationEvent"]
 
-    return follow
+    return packed
 
 
 def recall_scope(
@@ -320,13 +322,11 @@ def recall_scope(
 ) -> RecallScope:
     """The recall scope of ``identifier`` from the tenant's stored events."""
 
-    def edges(epcs: Sequence[str], downstream: bool) -> list[Edge]:
-        return store.edges(tenant_id, epcs, downstream)
-
-    forward = trace(edges, identifier, Direction.FORWARD, max_depth)
+    reach = partial(store.reachable, tenant_id)
+    forward = walk(reach, identifier, Direction.FORWARD, max_depth)
     contents = None
     if kind_of(identifier) is Kind.CONTAINER:
-        contents = trace(_only_aggregations(edges), identifier, Direction.BACKWARD, max_depth)
+        contents = walk(_only_aggregations(reach), identifier, Direction.BACKWARD, max_depth)
     sightings = store.latest(tenant_id, affected(identifier, forward, contents))
     return assemble(identifier, forward, contents, sightings)
 
