@@ -247,7 +247,7 @@ def test_edge_logs_what_it_does_and_stops_on_sigterm_while_nats_is_down(
 
 
 def test_db_upgrade_migrates_the_catalog_and_is_repeatable(tmp_path: Path) -> None:
-    newest = "0012_genealogy_event_columns"  # the last migration in store/migrations/versions
+    newest = "0013_epcis_master_data"  # the last migration in store/migrations/versions
     assert head() == newest
     for _ in range(2):
         result = runner.invoke(app, ["db", "upgrade", "--data-dir", str(tmp_path)])

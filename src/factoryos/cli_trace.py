@@ -46,8 +46,9 @@ def trace_import(
     store = EpcisEvents(catalog)
     tenant_id = catalog.ensure_tenant(tenant)
     table = Table(title=f"EPCIS import into tenant {tenant!r}")
-    for col in ("file", "events", "stored", "already there"):
-        table.add_column(col, justify="left" if col == "file" else "right")
+    table.add_column("file", no_wrap=True)  # a path is copied whole, never broken
+    for col in ("events", "stored", "already there", "master data"):
+        table.add_column(col, justify="right")
     failed = 0
     try:
         for path in files:
@@ -60,7 +61,10 @@ def trace_import(
                 err.print(f"[red]{path}: not imported[/red]\n{reason}", highlight=False)
                 continue
             total = done.written + len(done.duplicates)
-            table.add_row(path.name, str(total), str(done.written), str(len(done.duplicates)))
+            table.add_row(
+                path.name,
+                *map(str, (total, done.written, len(done.duplicates), done.described)),
+            )
     finally:
         catalog.close()
     out.print(table)

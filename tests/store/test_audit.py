@@ -3,7 +3,6 @@ database's refusal to change it, verification after tampering, and concurrent ap
 
 import json
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -28,9 +27,14 @@ from factoryos.store.catalog import (
     TagInfo,
     WriteRecord,
 )
-from store.test_migrations import pg_url, sqlite_url
+from store.test_migrations import catalog, pg_url, sqlite_url, url
 
-__all__ = ["pg_url", "sqlite_url"]  # the fixtures, shared with the migration tests
+__all__ = [
+    "catalog",
+    "pg_url",
+    "sqlite_url",
+    "url",
+]  # the fixtures, shared with the migration tests
 
 AUDIT = AuditRow.__table__
 TRIGGERS = {
@@ -40,21 +44,6 @@ TRIGGERS = {
         "DROP TRIGGER audit_log_no_truncate ON audit_log",
     ],
 }
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest) -> str:
-    return str(
-        request.getfixturevalue(f"{'pg' if request.param == 'postgresql' else 'sqlite'}_url")
-    )
-
-
-@pytest.fixture
-def catalog(url: str) -> Iterator[Catalog]:
-    c = Catalog(url)
-    c.migrate()
-    yield c
-    c.close()
 
 
 def _fill(catalog: Catalog, n: int = 5) -> None:

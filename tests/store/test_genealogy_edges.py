@@ -3,7 +3,6 @@ reached from either end, a tenant sees only its own, the one-query walk gives wh
 by level gives (diamonds, cycles, depth cut), a walk past its limit is refused, and migrations
 0011/0012 derive the same edges from events stored before them."""
 
-from collections.abc import Iterator
 from functools import partial
 
 import pytest
@@ -13,9 +12,9 @@ from factoryos.apps.trace.genealogy import Direction, edges_of, in_memory, trace
 from factoryos.store import migrate
 from factoryos.store.catalog import Catalog, CatalogInputError
 from factoryos.store.epcis_events import MAX_EDGES, Edge, EpcisEvents, NewEvent
-from store.test_migrations import pg_url, sqlite_url, url
+from store.test_migrations import catalog, pg_url, sqlite_url, url
 
-__all__ = ["pg_url", "sqlite_url", "url"]
+__all__ = ["catalog", "pg_url", "sqlite_url", "url"]
 
 PACKED = (("parent", "case:1"), ("child", "unit:1"), ("child", "unit:2"), ("child", "unit:1"))
 MADE = (("input_class", "lot:a"), ("input_class", "lot:b"), ("output", "unit:1"),
@@ -35,14 +34,6 @@ def new_event(n: int, kind: str, action: str | None, epcs: tuple[tuple[str, str]
         read_point=None, biz_location=None, body="{}", epcs=epcs,
         edges=edges_of(kind, action, epcs),
     )  # fmt: skip
-
-
-@pytest.fixture
-def catalog(url: str) -> Iterator[Catalog]:
-    catalog = Catalog(url)
-    catalog.migrate()
-    yield catalog
-    catalog.close()
 
 
 def _pairs(store: EpcisEvents, tenant: int, root: str, downstream: bool) -> list[tuple]:

@@ -4,7 +4,7 @@ rule (also when two recorders race), their alarm-history rows in the same transa
 acknowledgement, tenant scoping, filters and keyset paging, and the migration itself."""
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 
 import pytest
@@ -22,26 +22,13 @@ from factoryos.store.inspections import (
     SpcAlarmRecord,
     SpcAlarmStateError,
 )
-from store.test_migrations import pg_url, sqlite_url
+from store.test_migrations import catalog, pg_url, sqlite_url, url
 from support.sites import site_yaml
 
-__all__ = ["pg_url", "sqlite_url"]
+__all__ = ["catalog", "pg_url", "sqlite_url", "url"]
 
 S = 1_000_000_000
 EQ = "plant1/machining/line1/cell1/cnc-01"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest) -> str:
-    return str(request.getfixturevalue("pg_url" if request.param == "postgresql" else "sqlite_url"))
-
-
-@pytest.fixture
-def catalog(url: str) -> Iterator[Catalog]:
-    c = Catalog(url)
-    c.migrate()
-    yield c
-    c.close()
 
 
 def _alarm(t_s: int, rule: str = "WE1", chart: str = "xbar", **kw: object) -> SpcAlarmRecord:

@@ -89,6 +89,15 @@ def url(request: pytest.FixtureRequest) -> str:
     )
 
 
+@pytest.fixture
+def catalog(url: str) -> Iterator[Catalog]:
+    """A migrated catalog on each backend (shared with the store's other tests)."""
+    migrated = Catalog(url)
+    migrated.migrate()
+    yield migrated
+    migrated.close()
+
+
 def test_upgrade_from_empty_reproduces_the_models(url: str) -> None:
     assert migrate.current(url) is None
 

@@ -2,7 +2,6 @@
 optimistic concurrency, one live automatic order per equipment and source, tenant scoping,
 filters and keyset paging, windows, closed orders, and the migration itself."""
 
-from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
@@ -20,26 +19,13 @@ from factoryos.store.work_orders import (
     Transition,
     WorkOrderStore,
 )
-from store.test_migrations import pg_url, sqlite_url
+from store.test_migrations import catalog, pg_url, sqlite_url, url
 from support.sites import site_yaml
 
-__all__ = ["pg_url", "sqlite_url"]
+__all__ = ["catalog", "pg_url", "sqlite_url", "url"]
 
 H = 3600 * 10**9
 EQ = "plant1/machining/line1/cell1/cnc-01"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest) -> str:
-    return str(request.getfixturevalue("pg_url" if request.param == "postgresql" else "sqlite_url"))
-
-
-@pytest.fixture
-def catalog(url: str) -> Iterator[Catalog]:
-    c = Catalog(url)
-    c.migrate()
-    yield c
-    c.close()
 
 
 def _equipment_of(catalog: Catalog, tenant: str) -> str:

@@ -18,6 +18,7 @@ from factoryos.apps.scheduling.service import (
     JobStateError,
     RequestError,
 )
+from factoryos.apps.trace.errors import GenealogyError
 from factoryos.bus.errors import BusClosedError
 from factoryos.errors import FactoryOSError
 from factoryos.model.errors import ModelError
@@ -62,6 +63,7 @@ _STATUS: tuple[tuple[type[FactoryOSError], int], ...] = (
     (BadParameterError, 400),
     (QueryError, 400),
     (CatalogInputError, 400),
+    (GenealogyError, 400),  # a trace asked beyond its bounds, or of an identifier not storable
     (ModelError, 400),
     (BusClosedError, 503),
 )

@@ -694,6 +694,8 @@ from factoryos.store import alarm_log as _alarm_log  # noqa: E402, F401 (alarm h
 from factoryos.store import audit as _audit  # noqa: E402
 from factoryos.store import downtime as _downtime  # noqa: E402, F401 (operator reasons)
 from factoryos.store import epcis_events as _epcis  # noqa: E402, F401 (EPCIS events)
+from factoryos.store import epcis_master as _master  # noqa: E402, F401 (EPCIS master data)
+from factoryos.store import identifier_registry as _identifiers  # noqa: E402, F401 (identifiers)
 from factoryos.store import inspections as _inspections  # noqa: E402, F401 (SPC tables)
 from factoryos.store import model_registry as _models  # noqa: E402, F401 (model registry)
 from factoryos.store import users as _users  # noqa: E402, F401 (registers the user tables)

@@ -33,6 +33,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Mapped, mapped_column
 
 from factoryos.store.catalog import Base, Catalog, CatalogInputError
+from factoryos.store.epcis_master import VocabularyElement, check_elements, put_elements
 
 MAX_ID = 400  # characters of an eventID, EPC, location or vocabulary URI
 MAX_BATCH = 10_000  # events per capture
@@ -130,10 +131,12 @@ class NewEvent:
 
 @dataclass(frozen=True, slots=True)
 class Captured:
-    """What a capture did: events written, and eventIDs the tenant already had."""
+    """What a capture did: events written, eventIDs the tenant already had, and master-data
+    (vocabulary) elements written."""
 
     written: int
     duplicates: tuple[str, ...]
+    described: int = 0
 
 
 def _check(events: Sequence[NewEvent]) -> None:
@@ -190,12 +193,20 @@ class EpcisEvents:
         self._catalog = catalog
         self._postgres = make_url(catalog.url).get_backend_name() == "postgresql"
 
-    def capture(self, tenant_id: int, events: Sequence[NewEvent], record_time_ns: int) -> Captured:
-        """Write ``events`` in one transaction, skipping eventIDs already stored (and
-        repeats inside the batch)."""
+    def capture(
+        self,
+        tenant_id: int,
+        events: Sequence[NewEvent],
+        record_time_ns: int,
+        vocabulary: Sequence[VocabularyElement] = (),
+    ) -> Captured:
+        """Write ``events`` and the master data ``vocabulary`` in one transaction, skipping
+        eventIDs already stored (and repeats inside the batch)."""
         _check(events)
+        check_elements(vocabulary)
         ids = [e.event_id for e in events]
         with self._catalog._write() as s:
+            put_elements(s, tenant_id, vocabulary, record_time_ns)
             known: set[str] = set()
             for at in range(0, len(ids), 500):  # bounded IN lists
                 chunk = ids[at : at + 500]
@@ -244,7 +255,7 @@ class EpcisEvents:
                     for up, down in e.edges
                 )
                 written += 1
-            return Captured(written, tuple(duplicates))
+            return Captured(written, tuple(duplicates), len(vocabulary))
 
     def reachable(
         self, tenant_id: int, root: str, downstream: bool, depth: int, limit: int

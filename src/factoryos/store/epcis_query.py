@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select, tuple_
 
 from factoryos.store.catalog import Catalog
 from factoryos.store.epcis_events import EventEpcRow, EventRow
+from factoryos.store.epcis_master import descendants
 
 MAX_CHUNK = 5_000  # rows a single scan returns
 MAX_VALUES = 500  # values of one IN list or one OR of prefixes
@@ -146,6 +147,12 @@ class EpcisQueries:
         )
         with self._catalog._read() as s:
             return [ScannedEvent(*row) for row in s.execute(query)]
+
+    def descendants(self, tenant_id: int, vocabulary: str, roots: Sequence[str]) -> list[str]:
+        """``roots`` and every element below them in the tenant's master data for
+        ``vocabulary``; a :class:`CatalogInputError` beyond one IN list (``MAX_VALUES``)."""
+        with self._catalog._read() as s:
+            return descendants(s, tenant_id, vocabulary, roots, MAX_VALUES)
 
     def count(self, tenant_id: int, f: EventFilter, cap: int) -> int:
         """How many events meet ``f``, counting no further than ``cap``."""

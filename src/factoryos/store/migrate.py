@@ -26,7 +26,6 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 # Registers the identifier tables on the catalog's Base (for create_all and autogenerate).
-from factoryos.store import identifier_registry as _identifiers  # noqa: F401
 from factoryos.store.catalog import CatalogError
 
 log = logging.getLogger(__name__)
@@ -50,6 +49,7 @@ LATER_TABLES: tuple[tuple[str, frozenset[str]], ...] = (
     ("0010_spc", frozenset({"inspection_results", "spc_alarms"})),
     ("0011_genealogy_edges", frozenset({"epcis_genealogy"})),
     ("0012_genealogy_event_columns", frozenset({"epcis_genealogy.event_time_ns"})),
+    ("0013_epcis_master_data", frozenset({"epcis_vocabulary"})),
 )
 CONNECT_TIMEOUT_S = 10
 # A migration waits this long for locks held by a running app, then fails instead of hanging.

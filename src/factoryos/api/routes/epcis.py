@@ -49,9 +49,9 @@ _QUERY_PARAMETERS = (  # documented in the OpenAPI; the rest of the language is 
     ("EQ_bizStep", "CBV business steps, e.g. shipping|receiving."),
     ("EQ_disposition", "CBV dispositions, e.g. in_transit."),
     ("EQ_readPoint", "Read point URIs."),
-    ("WD_readPoint", "Read point URIs (with descendants: the location itself here)."),
+    ("WD_readPoint", "Read points, each with every read point below it (master data children)."),
     ("EQ_bizLocation", "Business location URIs."),
-    ("WD_bizLocation", "Business location URIs (with descendants)."),
+    ("WD_bizLocation", "Locations, each with every location below it (master data children)."),
     ("MATCH_epc", "EPCs or patterns (urn:epc:idpat:…) in epcList/childEPCs."),
     ("MATCH_parentID", "Parent identifiers."),
     ("MATCH_inputEPC", "Transformation inputs."),
@@ -90,6 +90,7 @@ def _problem(status_code: int, kind: str, detail: str, **extra: Any) -> HTTPExce
 class CaptureOut(BaseModel):
     captured: int = Field(description="Events stored now.")
     duplicates: list[str] = Field(description="eventIDs already stored: not stored again.")
+    master_data: int = Field(description="Master-data vocabulary elements stored (or replaced).")
 
 
 def _document(body: bytes, content_type: str) -> Any:
@@ -127,7 +128,9 @@ async def capture_document(
         document = _document(body, content_type)
         store = EpcisEvents(services.catalog)
         done = capture(store, principal.tenant_id, document, time.time_ns(), "request body")
-        return CaptureOut(captured=done.written, duplicates=list(done.duplicates))
+        return CaptureOut(
+            captured=done.written, duplicates=list(done.duplicates), master_data=done.described
+        )
 
     try:
         return await run_in_threadpool(work)

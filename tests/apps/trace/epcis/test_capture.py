@@ -142,3 +142,9 @@ def test_the_import_command(tmp_path: Path) -> None:
     finally:
         catalog.close()
     assert stored == len(events_of(parse_xml_document(xml.read_bytes(), xml.name))) == 2
+    master = EXAMPLES / "xml" / "Mimasu" / "Example-masterData.xml"
+    done = subprocess.run([*command, str(master), "--tenant", "xml", *where],
+                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    row = next(line for line in done.stdout.splitlines() if "Example-masterData.xml" in line)
+    assert [cell.strip() for cell in row.split("│")[2:6]] == ["0", "0", "0", "7"]

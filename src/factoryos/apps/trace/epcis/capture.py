@@ -1,4 +1,5 @@
-"""EPCIS capture: a validated document's events into the tenant's event store, all or none.
+"""EPCIS capture: a validated document's events, and the master data in its header, into the
+tenant's event store, all or none.
 
 Each event keeps its JSON as sent plus the fields queries filter on and every identifier it
 names, with the identifier's role (``epc``, ``parent``, ``child``, ``input``, ``output`` and the
@@ -7,6 +8,10 @@ already stored is reported as a duplicate, not stored twice. An event without an
 gets one from a hash of its content (``ni:///sha-256;…?ver=factoryos-1``: the same event sent
 twice has the same hash; this is not CBV 2.0's canonical event hash, which FactoryOS does not
 compute yet).
+
+Master data (``epcisHeader.epcisMasterData``: vocabularies of locations, read points, …) is
+kept per element, the latest description replacing an earlier one; its ``children`` are what
+``WD_readPoint`` and ``WD_bizLocation`` queries follow.
 """
 
 import hashlib
@@ -21,7 +26,9 @@ from factoryos.apps.trace.epcis.validate import (
     validate_document,
 )
 from factoryos.apps.trace.genealogy import edges_of
+from factoryos.store.catalog import CatalogInputError
 from factoryos.store.epcis_events import Captured, EpcisEvents, NewEvent
+from factoryos.store.epcis_master import VocabularyElement, check_elements
 
 EPC_LISTS = {  # JSON key → role of every identifier in it
     "epcList": "epc",
@@ -36,6 +43,10 @@ QUANTITY_LISTS = {
     "outputQuantityList": "output_class",
 }
 
+
+VTYPE = "urn:epcglobal:epcis:vtype:"
+READ_POINT = f"{VTYPE}ReadPoint"
+BUSINESS_LOCATION = f"{VTYPE}BusinessLocation"
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 STANDARD_CONTEXT = "https://ref.gs1.org/standards/epcis/"  # 2.0.0/epcis-context.jsonld and kin
@@ -109,15 +120,35 @@ def events_of(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return list(results.get("eventList") or [])
 
 
+def master_data_of(document: Mapping[str, Any]) -> list[VocabularyElement]:
+    """The vocabulary elements in a schema-valid document's header (a bare vocabulary type
+    such as ``ReadPoint`` is read as the standard's ``urn:epcglobal:epcis:vtype:`` one)."""
+    header = document.get("epcisHeader") or {}
+    vocabularies = (header.get("epcisMasterData") or {}).get("vocabularyList") or []
+    out: list[VocabularyElement] = []
+    for vocabulary in vocabularies:
+        kind = str(vocabulary["type"])
+        kind = kind if ":" in kind else f"{VTYPE}{kind}"
+        for element in vocabulary.get("vocabularyElementList") or []:
+            attributes = tuple(
+                (str(a["id"]), a.get("attribute")) for a in element.get("attributes") or []
+            )
+            children = tuple(str(c) for c in element.get("children") or [])
+            out.append(VocabularyElement(kind, str(element["id"]), attributes, children))
+    return out
+
+
 def capture(
     store: EpcisEvents, tenant_id: int, document: Any, now_ns: int, source: str = "<document>"
 ) -> Captured:
-    """Validate ``document`` and store its events in one transaction; nothing is stored when
-    any part of it is invalid."""
+    """Validate ``document`` and store its events and master data in one transaction; nothing
+    is stored when any part of it is invalid."""
     validate_document(document, source)
     events = events_of(document)
-    if not events:
-        raise EpcisDocumentError(source, [DocumentProblem("epcisBody", "no events to capture")])
+    vocabulary = master_data_of(document)
+    if not events and not vocabulary:
+        problem = DocumentProblem("epcisBody", "no events or master data to capture")
+        raise EpcisDocumentError(source, [problem])
     rows = []
     context = extension_context(document)
     for n, event in enumerate(events):
@@ -126,7 +157,12 @@ def capture(
         except (KeyError, ValueError, OverflowError) as exc:
             problem = DocumentProblem(f"epcisBody.eventList[{n}]", f"cannot store: {exc}")
             raise EpcisDocumentError(source, [problem]) from exc
-    return store.capture(tenant_id, rows, now_ns)
+    try:
+        check_elements(vocabulary)
+    except CatalogInputError as exc:
+        problem = DocumentProblem("epcisHeader.epcisMasterData", str(exc))
+        raise EpcisDocumentError(source, [problem]) from exc
+    return store.capture(tenant_id, rows, now_ns, vocabulary)
 
 
 __all__ = [
@@ -135,6 +171,7 @@ __all__ = [
     "events_of",
     "extension_context",
     "identifiers",
+    "master_data_of",
     "time_ns",
     "to_row",
 ]

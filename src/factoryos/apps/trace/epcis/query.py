@@ -12,7 +12,7 @@ import base64
 import binascii
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +21,7 @@ from factoryos.apps.trace.epcis.query_params import (
     QueryParameterError,
     QueryTooLargeError,
 )
+from factoryos.store.catalog import CatalogInputError
 from factoryos.store.epcis_query import MAX_CHUNK, EpcisQueries, ScannedEvent
 
 SCAN_BUDGET = 20_000  # events read per request when checks on the JSON reject most
@@ -105,8 +106,25 @@ def _check_size(store: EpcisQueries, tenant_id: int, query: EventQuery) -> None:
         raise QueryTooLargeError(f"more than maxEventCount={cap} events match")
 
 
+def _within(store: EpcisQueries, tenant_id: int, query: EventQuery) -> EventQuery:
+    """``query`` with its WD_ parameters turned into the locations they name: each root and
+    its descendants in the tenant's master data (and, with EQ_ of the same field, only those
+    both name)."""
+    where = query.filter
+    for name, key, vocabulary, roots in query.within:
+        try:
+            inside = store.descendants(tenant_id, vocabulary, roots)
+        except CatalogInputError as exc:
+            raise QueryParameterError(name, str(exc)) from exc
+        known: tuple[str, ...] | None = getattr(where, key)
+        values: dict[str, Any] = {key: tuple(v for v in inside if known is None or v in known)}
+        where = replace(where, **values)
+    return replace(query, filter=where, within=())
+
+
 def run_query(store: EpcisQueries, tenant_id: int, query: EventQuery) -> QueryPage:
     """One page of the answer to ``query`` for the tenant."""
+    query = _within(store, tenant_id, query)
     at = _position(query)
     if at.key is None:
         _check_size(store, tenant_id, query)

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from factoryos.apps.trace.epcis.capture import time_ns
+from factoryos.apps.trace.epcis.capture import BUSINESS_LOCATION, READ_POINT, time_ns
 from factoryos.apps.trace.epcis.query_match import (
     Check,
     FieldCheck,
@@ -76,6 +76,11 @@ _SENSOR_VALUE = re.compile(
 _QUANTITY = re.compile(r"(?P<op>EQ|GT|GE|LT|LE)_quantity(?:_(?P<uom>[A-Za-z0-9]{1,3}))?")
 _LIST_ENTRY = re.compile(r"EQ_(?P<list>bizTransaction|source|destination)_(?P<type>\w+)")
 _UNSUPPORTED = re.compile(r"(HASATTR|EQATTR|EQ_ATTR)_.*")
+# location field → (EventFilter field, master-data vocabulary of its hierarchy)
+_LOCATIONS = {
+    "readPoint": ("read_points", READ_POINT),
+    "bizLocation": ("biz_locations", BUSINESS_LOCATION),
+}
 
 
 class QueryParameterError(TraceError, ValueError):
@@ -101,6 +106,9 @@ class EventQuery:
     per_page: int = DEFAULT_PER_PAGE
     page_token: str | None = None
     canonical: str = ""  # the parameters as one text: a page token belongs to one query
+    # WD_ parameters: (name, EventFilter field, vocabulary, roots), resolved against the
+    # tenant's master data when the query runs (query.run_query)
+    within: tuple[tuple[str, str, str, tuple[str, ...]], ...] = ()
 
 
 @dataclass
@@ -121,6 +129,7 @@ class _Parts:
     checks: list[Check] = field(default_factory=list)
     sensor: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     options: _Options = field(default_factory=_Options)
+    within: list[tuple[str, str, str, tuple[str, ...]]] = field(default_factory=list)
 
 
 def _values(name: str, raw: Sequence[str]) -> list[str]:
@@ -224,13 +233,6 @@ def _identifier_filter(name: str, values: list[str]) -> IdentifierFilter:
     return IdentifierFilter(MATCH_ROLES[name], tuple(dict.fromkeys(exact)), tuple(prefixes))
 
 
-def _column(parts: _Parts, key: str, values: tuple[str, ...]) -> None:
-    known = parts.columns.get(key)
-    if known is not None:  # EQ_ and WD_ of one field: both must hold
-        values = tuple(v for v in values if v in known)
-    parts.columns[key] = values
-
-
 def _simple(parts: _Parts, name: str, raw: Sequence[str]) -> bool:
     """Parameters with fixed names; False if ``name`` is not one of them."""
     if name == "eventType":
@@ -247,10 +249,12 @@ def _simple(parts: _Parts, name: str, raw: Sequence[str]) -> bool:
         kind = name[3:]
         key = "biz_steps" if kind == "bizStep" else "dispositions"
         parts.columns[key] = _cbv_spellings(kind, _values(name, raw))
-    elif name in ("EQ_readPoint", "WD_readPoint"):
-        _column(parts, "read_points", tuple(_values(name, raw)))
-    elif name in ("EQ_bizLocation", "WD_bizLocation"):
-        _column(parts, "biz_locations", tuple(_values(name, raw)))
+    elif name in ("EQ_readPoint", "EQ_bizLocation"):
+        key, _ = _LOCATIONS[name[3:]]
+        parts.columns[key] = tuple(_values(name, raw))
+    elif name in ("WD_readPoint", "WD_bizLocation"):
+        key, vocabulary = _LOCATIONS[name[3:]]
+        parts.within.append((name, key, vocabulary, tuple(_values(name, raw))))
     elif name == "EQ_eventID":
         parts.columns["event_ids"] = tuple(_values(name, raw))
     elif name in MATCH_ROLES:
@@ -390,7 +394,7 @@ def parse_query(params: Mapping[str, Sequence[str]]) -> EventQuery:
     handlers = (_simple, _event_fields, _sensor, _options)
     for name, raw in params.items():
         if _UNSUPPORTED.fullmatch(name):
-            raise QueryParameterError(name, "master-data attributes are not kept by FactoryOS")
+            raise QueryParameterError(name, "master-data attribute queries are not supported")
         if not any(handler(parts, name, raw) for handler in handlers):
             raise QueryParameterError(name, "not a parameter of the EPCIS 2.0 query language")
     o = parts.options
@@ -409,6 +413,7 @@ def parse_query(params: Mapping[str, Sequence[str]]) -> EventQuery:
         per_page=o.per_page,
         page_token=o.page_token,
         canonical=_canonical(params),
+        within=tuple(parts.within),
     )
 
 
