@@ -18,6 +18,7 @@ from factoryos.store.catalog import Base, CatalogInputError
 
 MAX_ID = 400  # characters of a vocabulary type or element URI, as for events
 MAX_ELEMENTS = 10_000  # vocabulary elements per capture
+MAX_SCAN = 100_000  # elements of one vocabulary read to answer an attribute query
 
 _Id = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -105,11 +106,50 @@ def descendants(
     return list(found)
 
 
+def having(
+    s: Session,
+    tenant_id: int,
+    vocabulary: str,
+    attribute: str | None,
+    values: Sequence[str],
+    limit: int,
+) -> list[str]:
+    """The elements of ``vocabulary`` with an attribute named in ``values`` (``attribute``
+    None), or whose ``attribute`` equals one of ``values`` (compared as text; a structured
+    value as its JSON); a :class:`CatalogInputError` beyond ``limit`` elements found or
+    ``MAX_SCAN`` read."""
+    rows = s.execute(
+        select(VocabularyRow.element, VocabularyRow.attributes)
+        .where(VocabularyRow.tenant_id == tenant_id, VocabularyRow.vocabulary == vocabulary)
+        .order_by(VocabularyRow.element)
+        .limit(MAX_SCAN + 1)
+    ).all()
+    if len(rows) > MAX_SCAN:
+        raise CatalogInputError(f"more than {MAX_SCAN} elements in {vocabulary} to look through")
+    wanted = set(values)
+    found = [
+        element
+        for element, text in rows
+        if any(
+            name in wanted if attribute is None else name == attribute and _text(v) in wanted
+            for name, v in json.loads(text)
+        )
+    ]
+    if len(found) > limit:
+        raise CatalogInputError(f"more than {limit} locations have that attribute")
+    return found
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
 __all__ = [
     "MAX_ELEMENTS",
     "VocabularyElement",
     "VocabularyRow",
     "check_elements",
     "descendants",
+    "having",
     "put_elements",
 ]

@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select, tuple_
 
 from factoryos.store.catalog import Catalog
 from factoryos.store.epcis_events import EventEpcRow, EventRow
-from factoryos.store.epcis_master import descendants
+from factoryos.store.epcis_master import descendants, having
 
 MAX_CHUNK = 5_000  # rows a single scan returns
 MAX_VALUES = 500  # values of one IN list or one OR of prefixes
@@ -153,6 +153,14 @@ class EpcisQueries:
         ``vocabulary``; a :class:`CatalogInputError` beyond one IN list (``MAX_VALUES``)."""
         with self._catalog._read() as s:
             return descendants(s, tenant_id, vocabulary, roots, MAX_VALUES)
+
+    def having(
+        self, tenant_id: int, vocabulary: str, attribute: str | None, values: Sequence[str]
+    ) -> list[str]:
+        """The tenant's ``vocabulary`` elements with those attributes (see
+        :func:`epcis_master.having`), at most one IN list (``MAX_VALUES``)."""
+        with self._catalog._read() as s:
+            return having(s, tenant_id, vocabulary, attribute, values, MAX_VALUES)
 
     def count(self, tenant_id: int, f: EventFilter, cap: int) -> int:
         """How many events meet ``f``, counting no further than ``cap``."""

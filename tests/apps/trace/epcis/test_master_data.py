@@ -1,8 +1,8 @@
 """EPCIS master data on SQLite and the real PostgreSQL: every official document that carries
 master data imports it (alone or with its events; the official JSON examples carry none, so
 JSON master data is tested on documents made here), the WD_ parameters select a location and
-everything below it through the vocabulary's children, per tenant, and bad master data is
-refused whole."""
+everything below it through the vocabulary's children, HASATTR_/EQATTR_ select locations by
+their attributes, per tenant, and bad master data is refused whole."""
 
 import re
 from pathlib import Path
@@ -88,13 +88,19 @@ def test_every_official_document_with_master_data_imports_it(catalog: Catalog, n
     assert done.described == len(master_data_of(document)) == _elements(path) > 0
 
 
-def test_wd_selects_a_location_and_everything_below_it(catalog: Catalog) -> None:
+def _mimasu_and_events(catalog: Catalog) -> int:
+    """The official master-data example (the site holds three locations, one holds
+    another) and an event at each place and elsewhere; returns the tenant."""
     store, acme = EpcisEvents(catalog), catalog.ensure_tenant("acme")
-    # the official master-data example: the site holds three locations, one holds another
     mimasu = EXAMPLES / "xml" / "Mimasu" / "Example-masterData.xml"
     capture(store, acme, _read(mimasu), 0, mimasu.name)
     places = [SITE, DOCK, ROOM, SHELF, ELSEWHERE]
     capture(store, acme, _document([_seen(n, p) for n, p in enumerate(places)]), 0)
+    return acme
+
+
+def test_wd_selects_a_location_and_everything_below_it(catalog: Catalog) -> None:
+    acme = _mimasu_and_events(catalog)
 
     assert _where(catalog, acme, WD_bizLocation=SITE) == sorted([SITE, DOCK, ROOM, SHELF])
     assert _where(catalog, acme, WD_bizLocation=ROOM) == [ROOM, SHELF]  # 8202 holds 8203
@@ -147,3 +153,17 @@ def test_bad_master_data_is_refused_whole(catalog: Catalog) -> None:
     assert "vocabulary element 0" in str(caught.value) and "child" in str(caught.value)
     assert store.count(acme) == 0
     assert _where(catalog, acme, WD_bizLocation=SITE) == []
+
+
+def test_attributes_select_locations(catalog: Catalog) -> None:
+    acme = _mimasu_and_events(catalog)
+    sst, ssa = "urn:epcglobal:cbv:mda:sst", "urn:epcglobal:cbv:mda:ssa"
+    # the example: sub-site type 201 at 8201, 202 at 8202 and 8203; attribute ssa at 8203 only
+    assert _where(catalog, acme, **{f"EQATTR_bizLocation_{sst}": "202"}) == [ROOM, SHELF]
+    assert _where(catalog, acme, **{f"EQATTR_bizLocation_{sst}": "201|202"}) == [DOCK, ROOM, SHELF]
+    assert _where(catalog, acme, **{"HASATTR_bizLocation": ssa}) == [SHELF]
+    assert _where(catalog, acme, **{"HASATTR_bizLocation": ssa, "EQ_bizLocation": ROOM}) == []
+    # ReadPoint vocabulary: 8203 is sub-site type 203 there
+    assert _where(catalog, acme, **{f"EQATTR_readPoint_{sst}": "203"}) == [SHELF]
+    # an attribute no location has finds nothing
+    assert _where(catalog, acme, **{"HASATTR_bizLocation": "urn:x:none"}) == []

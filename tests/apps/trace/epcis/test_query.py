@@ -342,6 +342,9 @@ def test_max_event_count_refuses_a_large_answer(loaded: tuple[EpcisQueries, int]
         ({"eventCountLimit": "2", "maxEventCount": "2"}, "maxEventCount"),
         ({"MATCH_epc": "urn:epc:idpat:sgtin:06141.*.*"}, "MATCH_epc"),
         ({"HASATTR_example:colour": "x"}, "HASATTR_example:colour"),
+        ({"EQATTR_bizStep_urn:x:owner": "x"}, "EQATTR_bizStep_urn:x:owner"),  # not a location
+        ({"EQATTR_readPoint": "x"}, "EQATTR_readPoint"),  # which attribute?
+        ({"HASATTR_readPoint_urn:x:sst": "x"}, "HASATTR_readPoint_urn:x:sst"),
         ({"GT_quantity": "many"}, "GT_quantity"),
     ],
 )

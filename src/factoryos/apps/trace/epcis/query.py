@@ -106,25 +106,29 @@ def _check_size(store: EpcisQueries, tenant_id: int, query: EventQuery) -> None:
         raise QueryTooLargeError(f"more than maxEventCount={cap} events match")
 
 
-def _within(store: EpcisQueries, tenant_id: int, query: EventQuery) -> EventQuery:
-    """``query`` with its WD_ parameters turned into the locations they name: each root and
-    its descendants in the tenant's master data (and, with EQ_ of the same field, only those
-    both name)."""
+def _located(store: EpcisQueries, tenant_id: int, query: EventQuery) -> EventQuery:
+    """``query`` with its master-data parameters (WD_, HASATTR_, EQATTR_) turned into the
+    locations they name; with EQ_ of the same field, only those both name."""
     where = query.filter
-    for name, key, vocabulary, roots in query.within:
+    for wanted in query.locations:
         try:
-            inside = store.descendants(tenant_id, vocabulary, roots)
+            if wanted.kind == "WD":
+                found = store.descendants(tenant_id, wanted.vocabulary, wanted.values)
+            else:
+                found = store.having(tenant_id, wanted.vocabulary, wanted.attribute, wanted.values)
         except CatalogInputError as exc:
-            raise QueryParameterError(name, str(exc)) from exc
-        known: tuple[str, ...] | None = getattr(where, key)
-        values: dict[str, Any] = {key: tuple(v for v in inside if known is None or v in known)}
+            raise QueryParameterError(wanted.name, str(exc)) from exc
+        known: tuple[str, ...] | None = getattr(where, wanted.key)
+        values: dict[str, Any] = {
+            wanted.key: tuple(v for v in found if known is None or v in known)
+        }
         where = replace(where, **values)
-    return replace(query, filter=where, within=())
+    return replace(query, filter=where, locations=())
 
 
 def run_query(store: EpcisQueries, tenant_id: int, query: EventQuery) -> QueryPage:
     """One page of the answer to ``query`` for the tenant."""
-    query = _within(store, tenant_id, query)
+    query = _located(store, tenant_id, query)
     at = _position(query)
     if at.key is None:
         _check_size(store, tenant_id, query)

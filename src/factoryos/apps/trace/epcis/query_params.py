@@ -75,7 +75,7 @@ _SENSOR_VALUE = re.compile(
 )
 _QUANTITY = re.compile(r"(?P<op>EQ|GT|GE|LT|LE)_quantity(?:_(?P<uom>[A-Za-z0-9]{1,3}))?")
 _LIST_ENTRY = re.compile(r"EQ_(?P<list>bizTransaction|source|destination)_(?P<type>\w+)")
-_UNSUPPORTED = re.compile(r"(HASATTR|EQATTR|EQ_ATTR)_.*")
+_ATTRIBUTE = re.compile(r"(?P<kind>HASATTR|EQATTR)_(?P<field>[A-Za-z]+)(?:_(?P<attribute>.+))?")
 # location field → (EventFilter field, master-data vocabulary of its hierarchy)
 _LOCATIONS = {
     "readPoint": ("read_points", READ_POINT),
@@ -96,6 +96,20 @@ class QueryTooLargeError(TraceError):
 
 
 @dataclass(frozen=True)
+class LocationFilter:
+    """A location parameter that needs the tenant's master data: ``WD_`` (the ``values`` and
+    every location below them), ``HASATTR_`` (locations with an attribute named in
+    ``values``) or ``EQATTR_`` (locations whose ``attribute`` is one of ``values``)."""
+
+    name: str  # the parameter, for errors
+    key: str  # the EventFilter field it narrows
+    vocabulary: str
+    kind: str  # "WD", "HASATTR" or "EQATTR"
+    values: tuple[str, ...]
+    attribute: str | None = None
+
+
+@dataclass(frozen=True)
 class EventQuery:
     filter: EventFilter
     checks: tuple[Check, ...] = ()
@@ -106,9 +120,8 @@ class EventQuery:
     per_page: int = DEFAULT_PER_PAGE
     page_token: str | None = None
     canonical: str = ""  # the parameters as one text: a page token belongs to one query
-    # WD_ parameters: (name, EventFilter field, vocabulary, roots), resolved against the
-    # tenant's master data when the query runs (query.run_query)
-    within: tuple[tuple[str, str, str, tuple[str, ...]], ...] = ()
+    # resolved against the tenant's master data when the query runs (query.run_query)
+    locations: tuple["LocationFilter", ...] = ()
 
 
 @dataclass
@@ -129,7 +142,7 @@ class _Parts:
     checks: list[Check] = field(default_factory=list)
     sensor: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     options: _Options = field(default_factory=_Options)
-    within: list[tuple[str, str, str, tuple[str, ...]]] = field(default_factory=list)
+    locations: list["LocationFilter"] = field(default_factory=list)
 
 
 def _values(name: str, raw: Sequence[str]) -> list[str]:
@@ -254,7 +267,8 @@ def _simple(parts: _Parts, name: str, raw: Sequence[str]) -> bool:
         parts.columns[key] = tuple(_values(name, raw))
     elif name in ("WD_readPoint", "WD_bizLocation"):
         key, vocabulary = _LOCATIONS[name[3:]]
-        parts.within.append((name, key, vocabulary, tuple(_values(name, raw))))
+        roots = tuple(_values(name, raw))
+        parts.locations.append(LocationFilter(name, key, vocabulary, "WD", roots))
     elif name == "EQ_eventID":
         parts.columns["event_ids"] = tuple(_values(name, raw))
     elif name in MATCH_ROLES:
@@ -263,6 +277,24 @@ def _simple(parts: _Parts, name: str, raw: Sequence[str]) -> bool:
         parts.checks.append(check_identifiers(name, MATCH_ROLES[name], tuple(values)))
     else:
         return False
+    return True
+
+
+def _attributes(parts: _Parts, name: str, raw: Sequence[str]) -> bool:
+    """HASATTR_ and EQATTR_ on a location field; False if ``name`` is not one of them."""
+    found = _ATTRIBUTE.fullmatch(name)
+    if found is None:
+        return False
+    kind, where, attribute = found["kind"], found["field"], found["attribute"]
+    if where not in _LOCATIONS:
+        raise QueryParameterError(name, "master-data attributes are queried on readPoint and "
+                                  "bizLocation only")  # fmt: skip
+    if (kind == "EQATTR") != (attribute is not None):
+        form = "EQATTR_{field}_{attribute}" if kind == "EQATTR" else "HASATTR_{field}"
+        raise QueryParameterError(name, f"takes the form {form}")
+    key, vocabulary = _LOCATIONS[where]
+    values = tuple(_values(name, raw))
+    parts.locations.append(LocationFilter(name, key, vocabulary, kind, values, attribute))
     return True
 
 
@@ -391,10 +423,8 @@ def _filter(parts: _Parts) -> EventFilter:
 def parse_query(params: Mapping[str, Sequence[str]]) -> EventQuery:
     """The query that ``params`` (name → raw values, as a URL query string gives them) ask."""
     parts = _Parts()
-    handlers = (_simple, _event_fields, _sensor, _options)
+    handlers = (_simple, _attributes, _event_fields, _sensor, _options)
     for name, raw in params.items():
-        if _UNSUPPORTED.fullmatch(name):
-            raise QueryParameterError(name, "master-data attribute queries are not supported")
         if not any(handler(parts, name, raw) for handler in handlers):
             raise QueryParameterError(name, "not a parameter of the EPCIS 2.0 query language")
     o = parts.options
@@ -413,12 +443,13 @@ def parse_query(params: Mapping[str, Sequence[str]]) -> EventQuery:
         per_page=o.per_page,
         page_token=o.page_token,
         canonical=_canonical(params),
-        within=tuple(parts.within),
+        locations=tuple(parts.locations),
     )
 
 
 __all__ = [
     "EventQuery",
+    "LocationFilter",
     "QueryParameterError",
     "QueryTooLargeError",
     "cbv",
