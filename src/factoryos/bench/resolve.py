@@ -356,6 +356,7 @@ def _figures(run: _Run, prefix: str, per_request: int = 1) -> dict[str, Any]:
     return {
         f"{prefix}resolutions": len(ms) * per_request,
         f"{prefix}per_s": len(ms) * per_request / run.wall_s,
+        f"{prefix}wall_s": run.wall_s,
         f"{prefix}p50_ms": float(np.percentile(ms, 50)),
         f"{prefix}p99_ms": float(np.percentile(ms, 99)),
     }
