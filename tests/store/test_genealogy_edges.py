@@ -60,6 +60,11 @@ def test_edges_are_reached_from_either_end_per_tenant(catalog: Catalog) -> None:
         ("unit:1", "case:1"), ("unit:2", "case:1"),
     ]  # fmt: skip
     assert two_back == sorted(two_back)  # oldest event first
+    packed = store.reachable(acme, "case:1", False, 2, 100, event_type="AggregationEvent")
+    assert sorted((e.source, e.target) for e in packed) == [
+        ("unit:1", "case:1"),
+        ("unit:2", "case:1"),
+    ]
     assert store.reachable(other, "lot:a", True, 5, 100) == []
     assert store.reachable(other, "case:1", False, 5, 100) == []
 

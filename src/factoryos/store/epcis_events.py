@@ -258,12 +258,19 @@ class EpcisEvents:
             return Captured(written, tuple(duplicates), len(vocabulary))
 
     def reachable(
-        self, tenant_id: int, root: str, downstream: bool, depth: int, limit: int
+        self,
+        tenant_id: int,
+        root: str,
+        downstream: bool,
+        depth: int,
+        limit: int,
+        event_type: str | None = None,
     ) -> list[Edge]:
         """The genealogy edges on walks of at most ``depth`` steps from ``root``: downstream
         (where it went) or upstream (what went into it); each edge once, oldest event first.
         More than ``limit`` edge visits (an edge met at several depths counts at each) is a
-        :class:`CatalogInputError`: nothing is cut silently.
+        :class:`CatalogInputError`: nothing is cut silently. ``event_type``: follow only the
+        edges of that kind of event (a container's contents: aggregations).
 
         One recursive query: the database follows the edges itself, so a trace is one round
         trip whatever its depth, and a wide level is not sent back as a parameter list."""
@@ -271,14 +278,18 @@ class EpcisEvents:
         step = edges.alias("step")
         near, far = ("source", "target") if downstream else ("target", "source")
         carried = ("event_time_ns", "event_id", "source", "target", "event_type")
+        kinds = [] if event_type is None else [edges.c.event_type == event_type]
         walk = (
             select(*(edges.c[name] for name in carried), literal(1).label("depth"))
-            .where(edges.c.tenant_id == tenant_id, edges.c[near] == root)
+            .where(edges.c.tenant_id == tenant_id, edges.c[near] == root, *kinds)
             .cte("walk", recursive=True)
         )
         walk = walk.union(
             select(*(step.c[name] for name in carried), walk.c.depth + 1).where(
-                step.c.tenant_id == tenant_id, step.c[near] == walk.c[far], walk.c.depth < depth
+                step.c.tenant_id == tenant_id,
+                step.c[near] == walk.c[far],
+                walk.c.depth < depth,
+                *([] if event_type is None else [step.c.event_type == event_type]),
             )
         )
         # duplicates (one edge at several depths) are dropped here: cheaper than DISTINCT

@@ -28,10 +28,10 @@ from functools import partial
 from typing import Any
 
 from factoryos.apps.trace.errors import IdentifierError
-from factoryos.apps.trace.genealogy import MAX_DEPTH, Direction, Reach, Trace, walk
+from factoryos.apps.trace.genealogy import MAX_DEPTH, Direction, Trace, walk
 from factoryos.apps.trace.identifiers import parse_digital_link
 from factoryos.apps.trace.production.events import event_time
-from factoryos.store.epcis_events import Edge, EpcisEvents, Sighting
+from factoryos.store.epcis_events import EpcisEvents, Sighting
 
 PARTY_TYPES = ("owning_party", "possessing_party")
 
@@ -309,14 +309,6 @@ def assemble(
     return scope
 
 
-def _only_aggregations(reach: Reach) -> Reach:
-    def packed(root: str, downstream: bool, depth: int, limit: int) -> list[Edge]:
-        found = reach(root, downstream, depth, limit)
-        return [edge for edge in found if edge.event_type == "AggregationEvent"]
-
-    return packed
-
-
 def recall_scope(
     store: EpcisEvents, tenant_id: int, identifier: str, max_depth: int = MAX_DEPTH
 ) -> RecallScope:
@@ -326,7 +318,8 @@ def recall_scope(
     forward = walk(reach, identifier, Direction.FORWARD, max_depth)
     contents = None
     if kind_of(identifier) is Kind.CONTAINER:
-        contents = walk(_only_aggregations(reach), identifier, Direction.BACKWARD, max_depth)
+        packed = partial(store.reachable, tenant_id, event_type="AggregationEvent")
+        contents = walk(packed, identifier, Direction.BACKWARD, max_depth)
     sightings = store.latest(tenant_id, affected(identifier, forward, contents))
     return assemble(identifier, forward, contents, sightings)
 
