@@ -165,10 +165,14 @@ class UnsPublisher:
             await asyncio.wait({serve, stopped}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             stopped.cancel()
+            # Closed first, so forwarding ends (after what is queued) even if the cancel is
+            # lost: on Python 3.11 asyncio.wait_for, inside aiomqtt's publish, drops a
+            # cancel that races the publish's completion, and the loop would wait for the
+            # next batch forever.
+            self._sub.close()
             serve.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await serve  # re-raises what ended it, unless that was our cancel
-            self._sub.close()
             self._ready.clear()
             self.stats.connected = False
 
