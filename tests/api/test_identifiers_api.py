@@ -355,7 +355,9 @@ def node(where: Path, name: str, tenant: str, parent: "Node | None" = None,
             node=name,
             parent_url=None if parent is None else parent.url,
             parent_key=parent_key if parent_key is not None else (parent.key if parent else None),
-            timeout_s=1.0,
+            # a real round trip through the parent's API; 1 s proved too short on a loaded
+            # 2-core CI machine (timeouts themselves are tested in tests/twin/test_parent.py)
+            timeout_s=5.0,
         )
         try:
             made = IdentifierNode.open(catalog, config)
