@@ -179,8 +179,8 @@ async def bridge(tmp_path: Path) -> AsyncIterator[Bridge]:
     b = Bridge(tmp_path)
     b.write_files()
     nc = await nats.connect(NATS_URL)
-    await nc.jetstream().add_stream(name=b.stream, subjects=[ingest_subject(b.site)])
     try:
+        await nc.jetstream().add_stream(name=b.stream, subjects=[ingest_subject(b.site)])
         yield b
     finally:
         with contextlib.suppress(nats.js.errors.NotFoundError):

@@ -1,13 +1,10 @@
-"""NATS for the edge tests: the shared JetStream server, or a private one a test can stop."""
+"""NATS for the edge tests: the shared JetStream server (a private one is `nats_process`)."""
 
-import os
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from edge.harness import NATS_SERVER, NatsProcess, reachable
+from support.nats_server import reachable
 
 SHARED_NATS = ("127.0.0.1", 4222)
 
@@ -24,13 +21,3 @@ def nats_url() -> str:
 def stream_name() -> str:
     """A stream name no other test uses."""
     return f"TEST_{uuid.uuid4().hex[:12].upper()}"
-
-
-@pytest.fixture
-def nats_process(tmp_path: Path) -> Iterator[NatsProcess]:
-    if not os.path.exists(NATS_SERVER):
-        pytest.skip(f"{NATS_SERVER} is not installed")
-    server = NatsProcess(tmp_path / "js")
-    server.start()
-    yield server
-    server.stop()

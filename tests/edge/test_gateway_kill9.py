@@ -17,7 +17,7 @@ import nats
 import numpy as np
 import yaml
 
-from edge.harness import NatsProcess, Platform, ids_of_platform
+from edge.harness import Platform, ids_of_platform
 from factoryos.bus.codec import decode_batch
 from factoryos.model import Quality, SiteFile, parse_site
 from factoryos.model.devices import ModbusTcpDevice
@@ -28,6 +28,7 @@ from factoryos.sim import (
     load_demo_site,
     with_ports,
 )
+from support.nats_server import NatsProcess
 from support.ports import free_ports
 
 POLL_S = 0.2

@@ -11,7 +11,6 @@ through normal running and an injected overheat that drives the score well above
 import asyncio
 from pathlib import Path
 
-import nats
 import numpy as np
 
 from edge.harness import Platform, ids_of_platform
@@ -30,6 +29,7 @@ from factoryos.sim import (
     with_ports,
 )
 from factoryos.store.duckdb_store import DuckDBStore
+from support.nats_server import NatsProcess
 from support.ports import free_ports
 
 CNC = "demo/machining/line1/cell1/cnc-01"
@@ -65,8 +65,9 @@ def _train(
 
 
 async def test_edge_scores_equal_the_platform_model_to_1e_5(
-    nats_url: str, stream_name: str, tmp_path: Path
+    nats_process: NatsProcess, stream_name: str, tmp_path: Path
 ) -> None:
+    nats_url = nats_process.url  # the uplink creates its stream over every site's subject
     site = _site()
     factory = VirtualFactory(site, seed=5, start_ns=START)  # trained on, then served live
     spec, detector, model_file = _train(site, factory, tmp_path)
@@ -117,6 +118,3 @@ async def test_edge_scores_equal_the_platform_model_to_1e_5(
         await uplink.close()
         await outbox.close()
         await platform.close()
-        nc = await nats.connect(nats_url)
-        await nc.jetstream().delete_stream(stream_name)  # its subjects would block the next
-        await nc.close()

@@ -7,7 +7,7 @@ from pathlib import Path
 import nats
 import numpy as np
 
-from edge.harness import NatsProcess, Platform, ids_of_platform, stream_records
+from edge.harness import Platform, ids_of_platform, stream_records
 from factoryos.bus.codec import decode_batch
 from factoryos.bus.nats import ingest_subject
 from factoryos.connect import build_pollers
@@ -20,6 +20,7 @@ from factoryos.sim import (
     load_demo_site,
     with_ports,
 )
+from support.nats_server import NatsProcess
 from support.ports import free_ports
 
 SITE = "demo"
@@ -31,17 +32,17 @@ def _site() -> SiteFile:
 
 
 async def test_round_trip_with_dedup_on_resend(
-    nats_url: str, stream_name: str, tmp_path: Path
+    nats_process: NatsProcess, stream_name: str, tmp_path: Path
 ) -> None:
     site = load_demo_site()
     edge_ids = edge_tag_ids(site)
     platform_ids = ids_of_platform(site)
     paths = list(edge_ids)[:3]
-    config = NatsUplinkConfig(url=nats_url, stream=stream_name, timeout_s=2)
+    config = NatsUplinkConfig(url=nats_process.url, stream=stream_name, timeout_s=2)
     uplink = NatsUplink(
         config, gateway="gw-1", site=SITE, path_of={i: p for p, i in edge_ids.items()}
     )
-    platform = Platform(nats_url, stream_name, platform_ids, tmp_path)
+    platform = Platform(nats_process.url, stream_name, platform_ids, tmp_path)
     platform.start()
     batch = SampleBatch.build(
         [edge_ids[p] for p in paths], 1_000, [1.0, 2.0, np.nan], [0, 0, Quality.BAD]
@@ -50,17 +51,14 @@ async def test_round_trip_with_dedup_on_resend(
         await uplink.send(range(1, 2), batch)
         await uplink.send(range(1, 2), batch)  # a resend after a lost PubAck: de-duplicated
         await uplink.send(range(2, 3), batch.take(np.array([0])))
-        last = await platform.caught_up(nats_url, stream_name)
-        assert await stream_records(nats_url, stream_name, last) == [1, 2]
+        last = await platform.caught_up(nats_process.url, stream_name)
+        assert await stream_records(nats_process.url, stream_name, last) == [1, 2]
         stored = platform.store.last(np.array([platform_ids[p] for p in paths]))
         assert stored.values[:2].tolist() == [1.0, 2.0] and stored.quality[2] == Quality.BAD
         assert platform.store.count() == 3
     finally:
         await uplink.close()
         await platform.close()
-        nc = await nats.connect(nats_url)
-        await nc.jetstream().delete_stream(stream_name)
-        await nc.close()
 
 
 async def test_a_new_outbox_under_an_old_gateway_name_is_not_taken_for_a_resend(

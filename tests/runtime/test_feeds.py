@@ -8,7 +8,6 @@ import uuid
 from pathlib import Path
 
 import aiomqtt
-import nats
 import numpy as np
 
 from factoryos.edge.config import NatsUplinkConfig
@@ -18,6 +17,7 @@ from factoryos.model import Quality, SampleBatch, SiteFile
 from factoryos.runtime.feeds import Feeds
 from factoryos.runtime.platform import Platform
 from factoryos.sim import SimulatorHost, VirtualFactory, load_demo_site, with_ports
+from support.nats_server import NatsProcess
 from support.ports import free_ports
 
 POWER = "demo/machining/line1/cell1/cnc-01/power_kw"
@@ -57,14 +57,19 @@ async def test_every_tag_is_republished_to_its_uns_topic(tmp_path: Path) -> None
     assert isinstance(power["value"], float)
 
 
-async def test_a_gateway_arrives_over_nats_under_the_platforms_tag_ids(tmp_path: Path) -> None:
+async def test_a_gateway_arrives_over_nats_under_the_platforms_tag_ids(
+    nats_process: NatsProcess, tmp_path: Path
+) -> None:
     site = load_demo_site()
     stream = f"TEST_{uuid.uuid4().hex[:8].upper()}"
     platform = Platform(site, tmp_path)
     gateway_ids = edge_tag_ids(site)
     path_of = {i: p for p, i in gateway_ids.items()}
     uplink = NatsUplink(
-        NatsUplinkConfig(stream=stream), gateway="gw-1", site=site.site.name, path_of=path_of
+        NatsUplinkConfig(url=nats_process.url, stream=stream),
+        gateway="gw-1",
+        site=site.site.name,
+        path_of=path_of,
     )
     t0 = time.time_ns() - 3600 * 10**9  # clear of the samples the site's own drivers store
     sent = SampleBatch.build(
@@ -74,7 +79,7 @@ async def test_a_gateway_arrives_over_nats_under_the_platforms_tag_ids(tmp_path:
     stop = asyncio.Event()
     try:
         await uplink.send(range(1, 2), sent)
-        feeds = Feeds(nats_url="nats://127.0.0.1:4222", nats_stream=stream)
+        feeds = Feeds(nats_url=nats_process.url, nats_stream=stream)
         run = platform.run("127.0.0.1", free_ports(1)[0], stop, lambda: None, feeds)
         running = asyncio.create_task(run)
         async with asyncio.timeout(20):
@@ -86,8 +91,5 @@ async def test_a_gateway_arrives_over_nats_under_the_platforms_tag_ids(tmp_path:
     finally:
         await uplink.close()
         platform.close()
-        nc = await nats.connect("nats://127.0.0.1:4222")
-        await nc.jetstream().delete_stream(stream)
-        await nc.close()
     assert got.values.tolist() == [1.0, 2.0, 3.0]
     assert got.ts.tolist() == sent.ts.tolist()
