@@ -8,6 +8,7 @@ import re
 from datetime import UTC, datetime
 from fractions import Fraction
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import numpy.typing as npt
@@ -94,3 +95,13 @@ def format_ns_array(ts_ns: npt.NDArray[np.int64], precision: Precision = "ms") -
         ts_ns.astype("datetime64[ns]"), unit=unit, timezone="UTC"
     ).tolist()
     return out
+
+
+def iana_zone(name: str) -> str:
+    """``name`` when it is an IANA time zone; a ValueError naming it otherwise (a pydantic
+    validator for the apps file's ``timezone`` fields)."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{name!r} is not an IANA time zone (e.g. Europe/Berlin)") from None
+    return name

@@ -64,7 +64,8 @@ def record_history(
             factory.step()
             done += 1
             due = done % period == 0
-            values = [factory.value(p) for p, d in zip(paths, due, strict=True) if d]
+            now = factory.values()
+            values = [now[p] for p, d in zip(paths, due, strict=True) if d]
             batches.append(SampleBatch.build(ids[due], factory.now_ns, values))
         stored += store.write(SampleBatch.concat(batches))
         on_progress(n)

@@ -48,6 +48,8 @@ class VirtualFactory:
         self._machines = [m for m in self._models.values() if not isinstance(m, EnergyMeter)]
         self._tags = self._bind_tags()
         self._quantizer = Quantizer([tag for _, tag in self._tags.values()])
+        self._signal_of = [(eq, tag.sim_signal) for eq, tag in self._tags.values()]
+        self._equipment_paths = list(dict.fromkeys(eq for eq, _ in self._signal_of))
         self._cache: dict[str, dict[str, float]] = {}
         self._values: dict[str, float] | None = None  # every tag's value(), built on demand
 
@@ -127,12 +129,17 @@ class VirtualFactory:
     def value(self, tag_path: str) -> float:
         """The tag's engineering value now, quantised exactly as its registers hold it."""
         self._tag(tag_path)  # UnknownPathError for a path it does not simulate
+        return self.values()[tag_path]
+
+    def values(self) -> dict[str, float]:
+        """Every simulated tag's value now (as :meth:`value`), by path; do not modify."""
         if self._values is None:
             # All tags in one columnar pass: callers read many tags per step.
-            signals = [self._signals(eq)[tag.sim_signal] for eq, tag in self._tags.values()]
+            by_eq = {eq: self._signals(eq) for eq in self._equipment_paths}
+            signals = [by_eq[eq][name] for eq, name in self._signal_of]
             values = self._quantizer.quantize(signals).tolist()
             self._values = dict(zip(self._tags, values, strict=True))
-        return self._values[tag_path]
+        return self._values
 
     def signal_of(self, tag_path: str) -> float:
         """The tag's signal value now, before quantisation (what the server encodes)."""

@@ -22,7 +22,7 @@ against the site when the platform starts; a problem names the apps file's line.
 """
 
 from typing import Annotated, Self
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
@@ -34,6 +34,7 @@ from factoryos.apps.oee.taxonomy import PRESETS, Taxonomy
 from factoryos.apps.reports import ReportConfigs
 from factoryos.model.appsfile import AppsFile
 from factoryos.model.site import SiteFile
+from factoryos.model.timeparse import iana_zone
 from factoryos.model.uns import tag_path
 from factoryos.model.yamlfile import Path_
 
@@ -43,14 +44,6 @@ MAX_EQUIPMENT = 10_000
 TagName = Annotated[str, Field(min_length=1, max_length=400)]
 Seconds = Annotated[float, Field(gt=0, le=86_400, allow_inf_nan=False)]
 Ratio = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
-
-
-def _zone(name: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"{name!r} is not an IANA time zone (e.g. Europe/Berlin)") from None
-    return name
 
 
 def _preset(name: str) -> str:
@@ -152,7 +145,7 @@ class Targets(_Section):
 
 
 class OeeSection(_Section):
-    timezone: Annotated[str, AfterValidator(_zone)] = "UTC"
+    timezone: Annotated[str, AfterValidator(iana_zone)] = "UTC"
     taxonomy: Annotated[str, AfterValidator(_preset)] = "iso22400"
     targets: Targets = Targets()
     calendars: dict[str, CalendarSpec] = Field(min_length=1, max_length=100)

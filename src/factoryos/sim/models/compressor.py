@@ -4,9 +4,15 @@ RUNNING: the motor turns; it loads (delivers air, full power) when the receiver 
 falls to ``p_min_bar`` and unloads (no air, ~30 % power) at ``p_max_bar``. After
 ``idle_after_min`` unloaded it stops the motor (IDLE) until the pressure falls to
 ``p_min_bar`` again. Air demand follows the shift plan (``night_demand_frac`` of
-``demand_m3_min`` outside it) and is what an ``air_leak`` fault adds to. Wear builds while
-loaded; a worn-out compressor fails (UNPLANNED_DOWN) and the pressure decays. It has no
-planned stops: the station runs around the clock.
+``demand_m3_min`` outside it; 0 gives no-demand nights) and is what an ``air_leak`` fault
+adds to. Wear builds while loaded; a worn-out compressor fails (UNPLANNED_DOWN) and the
+pressure decays. It has no planned stops: the station runs around the clock.
+
+Leaks (``leak_m3_min`` free air at ``leak_ref_bar``) flow through the network's holes as
+through orifices at choked flow, in proportion to the absolute pressure, so a lower
+setpoint leaks less. Loaded power rises with the discharge pressure against the fixed
+``p_design_bar``, not against the setpoint, so a lower setpoint costs less per minute
+loaded. Both are the ground truth an energy audit of the station is checked against.
 """
 
 import math
@@ -19,6 +25,7 @@ from factoryos.sim.states import FaultKind, MachineState
 
 _RUN, _IDLE, _DOWN = MachineState.RUNNING, MachineState.IDLE, MachineState.UNPLANNED_DOWN
 _BAR_PER_M3 = 1.01325  # one free-air m³ into a 1 m³ receiver raises it by 1 atm
+ATM_BAR = 1.01325
 _NOISE = {  # relative measurement noise, except absolute for pressure and temperature
     "pressure_bar": 0.02,
     "flow_m3_min": 0.02,
@@ -50,6 +57,9 @@ class Compressor(Machine):
         "break_start_h": 12.0,
         "break_min": 0.0,
         "health_min_init": 0.3,
+        "leak_m3_min": 0.0,
+        "leak_ref_bar": 7.0,
+        "p_design_bar": 7.5,
     }
 
     def __init__(self, ctx: ModelContext) -> None:
@@ -90,7 +100,9 @@ class Compressor(Machine):
         p = self.p
         shift = 1.0 if self.plan.in_shift(t0_ns) else p["night_demand_frac"]
         demand = max(0.0, p["demand_m3_min"] * shift * (1.0 + 0.05 * self.draws.z()))
-        delta = (self._flow() - demand - self.leak) * self._bar_per_s * self.step_s
+        delta = (
+            (self._flow() - demand - self.leak - self.leak_flow()) * self._bar_per_s * self.step_s
+        )
         self.pressure = min(max(self.pressure + delta, 0.0), p["p_max_bar"] + 1.0)
         if self.state is _RUN:
             self.run_s += self.step_s
@@ -102,6 +114,11 @@ class Compressor(Machine):
         if self.leak_left_s <= 0.0:
             self.leak, self.leak_left_s = 0.0, math.inf
         self._decide(t0_ns + self.step_ns)
+
+    def leak_flow(self) -> float:
+        """The network's leaks at the present pressure, m³/min of free air."""
+        p = self.p
+        return p["leak_m3_min"] * (self.pressure + ATM_BAR) / (p["leak_ref_bar"] + ATM_BAR)
 
     def _decide(self, t1_ns: int) -> None:
         if self.left_s > 0.0:
@@ -150,7 +167,7 @@ class Compressor(Machine):
     def power_kw(self) -> float:
         rated = self.p["rated_power_kw"]
         if self._is_loaded():
-            load = 0.85 + 0.15 * self.pressure / self.p["p_max_bar"]
+            load = 0.85 + 0.15 * self.pressure / self.p["p_design_bar"]
             return rated * load * (1.0 + 0.15 * self.wear**2)
         if self.state is _RUN:
             return 0.3 * rated
