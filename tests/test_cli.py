@@ -129,6 +129,14 @@ def test_demo_serves_live_data_and_stops_cleanly(tmp_path: Path) -> None:
         )
         assert oee.status_code == 200, oee.text
         assert oee.json()["total"]["planned_busy_s"] > 3 * 3600 * 3  # the stored history
+        energy = httpx.get(
+            f"http://127.0.0.1:{port}/api/energy/place",
+            params={"path": "demo"},  # the last 24 h: the stored 6 h and the live minutes
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=30,
+        )
+        assert energy.status_code == 200, energy.text
+        assert energy.json()["meters"] == ["incomer"] and energy.json()["kwh"] > 6 * 12  # base load
         time.sleep(3)  # a few polls
         query = [
             str(exe),

@@ -18,6 +18,7 @@ from factoryos.api.routes import (
     alarms,
     assets,
     auth,
+    energy,
     epcis,
     export,
     health,
@@ -97,6 +98,7 @@ def create_app(services: Services, *, metrics_registry: CollectorRegistry | None
         epcis,
         identifiers,
         spc,
+        energy,
     )
     for module in (*modules, writes, metrics):
         app.include_router(module.router, responses=GATE_RESPONSES)

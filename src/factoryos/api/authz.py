@@ -69,6 +69,13 @@ RULES: dict[tuple[str, str], Access] = {
     ("GET", "/docs"): PUBLIC,
     ("GET", "/openapi.json"): PUBLIC,
     ("GET", "/static"): PUBLIC,
+    # energy (apps/energy)
+    ("GET", "/api/energy/setup"): Role.VIEWER,
+    ("GET", "/api/energy/place"): Role.VIEWER,
+    ("GET", "/api/energy/shifts"): Role.VIEWER,
+    ("GET", "/api/energy/products"): Role.VIEWER,
+    ("GET", "/api/energy/profile"): Role.VIEWER,
+    ("GET", "/api/energy/air"): Role.VIEWER,
     # OEE (apps/oee)
     ("GET", "/api/oee/setup"): Role.VIEWER,
     ("GET", "/api/oee/equipment"): Role.VIEWER,

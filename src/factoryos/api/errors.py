@@ -7,6 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from factoryos.apps.alarms.errors import AlarmsUnavailableError
+from factoryos.apps.energy.errors import EnergyError, EnergyQueryError
 from factoryos.apps.maintenance.errors import MaintenanceError
 from factoryos.apps.maintenance.service import UnknownEquipmentError
 from factoryos.apps.oee.errors import CounterError, OeeError
@@ -66,6 +67,10 @@ _STATUS: tuple[tuple[type[FactoryOSError], int], ...] = (
     (GenealogyError, 400),  # a trace asked beyond its bounds, or of an identifier not storable
     (ModelError, 400),
     (BusClosedError, 503),
+    # Energy: a question it cannot answer is the client's; readings that cannot be right
+    # (a counter running backwards) are the plant data's.
+    (EnergyQueryError, 400),
+    (EnergyError, 409),
 )
 
 

@@ -5,6 +5,7 @@ from typing import Protocol
 
 from factoryos.api.tokens import TokenIssuer
 from factoryos.apps.alarms.processor import AlarmProcessor
+from factoryos.apps.energy.service import EnergyService
 from factoryos.apps.maintenance.service import MaintenanceApp
 from factoryos.apps.oee.service import OeeService
 from factoryos.apps.scheduling.service import SchedulingService
@@ -28,6 +29,14 @@ class OeeApp:
 
     tenant: str
     service: OeeService
+
+
+@dataclass(frozen=True)
+class EnergyApp:
+    """Energy metering of the platform's site, answered for its tenant only."""
+
+    tenant: str
+    service: EnergyService
 
 
 @dataclass(frozen=True)
@@ -55,6 +64,8 @@ class Services:
     the ``FACTORYOS_RESOLVER_*`` settings on first use (docs/identifiers.md)."""
     spc: SpcService | None = None
     """Statistical process control, when the apps file has an ``spc:`` section."""
+    energy: EnergyApp | None = None
+    """Energy metering, when the apps file has an ``energy:`` section."""
 
     @property
     def users(self) -> Users:

@@ -14,11 +14,14 @@ from pathlib import Path
 import uvicorn
 
 from factoryos.api.app import create_app
-from factoryos.api.services import OeeApp, Services
+from factoryos.api.services import EnergyApp, OeeApp, Services
 from factoryos.api.tokens import TokenIssuer
 from factoryos.apps.alarms.config import AlarmConfig, alarm_config
 from factoryos.apps.alarms.notifying import notify_alarms
 from factoryos.apps.alarms.processor import AlarmProcessor, OnEvent
+from factoryos.apps.energy.config import EnergySection
+from factoryos.apps.energy.config import load_section as load_energy
+from factoryos.apps.energy.service import EnergyService
 from factoryos.apps.maintenance.config import MaintenanceSection
 from factoryos.apps.maintenance.config import load_section as load_maintenance
 from factoryos.apps.maintenance.service import MaintenanceApp
@@ -122,18 +125,21 @@ class Platform:
     maintenance_app: MaintenanceApp | None = field(init=False)
     spc: SpcSection | None = field(init=False)
     trace: TraceSection | None = field(init=False)
+    energy: EnergySection | None = field(init=False)
 
     def __post_init__(self) -> None:
         apps = self._apps()
         self.oee, self.notify, self.maintenance = None, None, None
         self.spc = None
         self.trace = None
+        self.energy = None
         if apps is not None:  # everything the file says is checked before anything opens
             self.oee = load_section(apps, self.site)
             self.notify = load_notify(apps)
             self.maintenance = load_maintenance(apps, self.site)
             self.spc = load_spc(apps, self.site)
             self.trace = load_trace(apps, self.site)
+            self.energy = load_energy(apps, self.site)
             if self.oee is not None:
                 channels = None if self.notify is None else self.notify.targets.keys()
                 check_report_channels(apps, self.oee, channels)
@@ -196,6 +202,15 @@ class Platform:
         tenant_id = self.catalog.ensure_tenant(self.site.site.tenant)
         events = EpcisEvents(self.catalog)
         return TraceProcessor(trace_plans(self.trace), self.bus, events, tenant_id, self.tag_ids)
+
+    def _energy_app(self, oee: OeeApp | None) -> EnergyApp | None:
+        """Energy per place, shift and product (shifts and parts from OEE, when there)."""
+        if self.energy is None:
+            return None
+        service = EnergyService(
+            self.energy, self.store, self.tag_ids, None if oee is None else oee.service
+        )
+        return EnergyApp(self.site.site.tenant, service)
 
     def _apps_tasks(self, notifier: Notifier | None) -> tuple[OeeApp | None, dict[str, Task]]:
         """OEE for the API, and the scheduled reports to run."""
@@ -275,6 +290,7 @@ class Platform:
             oee=oee,
             maintenance=maintenance,
             spc=spc,
+            energy=self._energy_app(oee),
         )
         ingestor = Ingestor(self.store, self.bus)
         retention = RetentionJob(

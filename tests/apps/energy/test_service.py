@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from factoryos.apps.energy.config import load_section
-from factoryos.apps.energy.errors import ReadingError
+from factoryos.apps.energy.errors import EnergyQueryError
 from factoryos.apps.energy.service import EnergyService
 from factoryos.apps.oee.config import load_section as load_oee
 from factoryos.apps.oee.service import OeeService
@@ -81,7 +81,7 @@ def test_which_meters_add_up_to_a_place(service: EnergyService) -> None:
     assert service.meters_of("demo") == ["site"]
     assert service.meters_of(CNC1) == ["cnc-01"]
     assert service.meters_of(LINE) == ["cnc-01", "cnc-02"]  # no line meter: its machines
-    with pytest.raises(ReadingError, match="no meter measures 'demo/moulding'"):
+    with pytest.raises(EnergyQueryError, match="no meter measures 'demo/moulding'"):
         service.energy("demo/moulding", T0, T0 + H)
 
 
@@ -129,9 +129,9 @@ def test_a_counter_meter_with_a_rollover(service: EnergyService) -> None:
 
 
 def test_shifts_need_an_oee_entry_and_ranges_an_order(service: EnergyService) -> None:
-    with pytest.raises(ReadingError, match="has no oee entry"):
+    with pytest.raises(EnergyQueryError, match="has no oee entry"):
         service.by_shift(CNC2, T0, T0 + H)
-    with pytest.raises(ReadingError, match="is not after its start"):
+    with pytest.raises(EnergyQueryError, match="is not after its start"):
         service.energy(CNC1, T0 + H, T0)
 
 

@@ -87,6 +87,10 @@ class MeterSpec(_Section):
         return self
 
     @property
+    def kind(self) -> str:
+        return "counter" if self.counter is not None else "power"
+
+    @property
     def tag(self) -> str:
         name = self.counter if self.counter is not None else self.power
         assert name is not None  # one of them, by the validator

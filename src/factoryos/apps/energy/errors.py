@@ -12,6 +12,11 @@ class ReadingError(EnergyError, ValueError):
     rollover or a reset, or a jump no meter of that size can make."""
 
 
+class EnergyQueryError(EnergyError, ValueError):
+    """A question the configured energy app cannot answer: an unknown place or meter, a range
+    that ends before it starts, shifts of an equipment without an ``oee:`` entry."""
+
+
 class UnitError(EnergyError, ValueError):
     """A unit that is unknown or of the wrong kind (kWh where m³ is expected, Nm³ for m³)."""
 

@@ -36,7 +36,7 @@ from factoryos.apps.energy.demand import (
     per_unit,
     state_windows,
 )
-from factoryos.apps.energy.errors import ReadingError
+from factoryos.apps.energy.errors import EnergyQueryError
 from factoryos.apps.energy.metering import (
     NS_PER_S,
     CounterMeter,
@@ -151,7 +151,7 @@ class EnergyService:
     def _meter(self, name: str) -> MeterSpec:
         spec = self.section.meters.get(name)
         if spec is None:
-            raise ReadingError(f"no meter {name!r} in the energy section")
+            raise EnergyQueryError(f"no meter {name!r} in the energy section")
         return spec
 
     def curve(self, name: str, a: int, b: int) -> EnergyCurve:
@@ -179,14 +179,14 @@ class EnergyService:
 
     def _check(self, a: int, b: int) -> None:
         if b <= a:
-            raise ReadingError(f"range end {b} is not after its start {a}")
+            raise EnergyQueryError(f"range end {b} is not after its start {a}")
         if b - a > MAX_RANGE_DAYS * 86_400 * NS_PER_S:
-            raise ReadingError(f"range longer than {MAX_RANGE_DAYS} days; ask per quarter")
+            raise EnergyQueryError(f"range longer than {MAX_RANGE_DAYS} days; ask per quarter")
 
     def _curves(self, place: str, a: int, b: int) -> list[EnergyCurve]:
         names = self.meters_of(place)
         if not names:
-            raise ReadingError(f"no meter measures {place!r} or anything inside it")
+            raise EnergyQueryError(f"no meter measures {place!r} or anything inside it")
         return [self.curve(name, a, b) for name in names]
 
     def rows(self, place: str, windows: Sequence[tuple[str, Window]]) -> list[EnergyRow]:
@@ -228,7 +228,9 @@ class EnergyService:
 
     def _oee_of(self, place: str) -> OeeService:
         if self._oee is None or place not in self._oee.section.equipment:
-            raise ReadingError(f"{place!r} has no oee entry: shifts, products and parts need one")
+            raise EnergyQueryError(
+                f"{place!r} has no oee entry: shifts, products and parts need one"
+            )
         return self._oee
 
     def idle_kwh(self, place: str, a: int, b: int) -> float:
@@ -272,7 +274,7 @@ class EnergyService:
 
     def _air(self) -> AirSpec:
         if self.section.compressed_air is None:
-            raise ReadingError("the energy section has no compressed_air station")
+            raise EnergyQueryError("the energy section has no compressed_air station")
         return self.section.compressed_air
 
     def compressor(self, path: str, a: int, b: int) -> CompressorSeries:

@@ -1,0 +1,171 @@
+"""The energy API over a simulated day of the demo plant.
+
+The demo's incomer meter counts every machine plus a 12 kW base load in a register: the
+site's energy read from that counter must equal the machines' power integrated plus the
+base load, within the register's 0.1 kWh steps and the power tags' noise."""
+
+import dataclasses
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+
+from factoryos.api import Services, create_app
+from factoryos.api.services import EnergyApp
+from factoryos.apps.energy.config import load_section
+from factoryos.apps.energy.service import EnergyService
+from factoryos.apps.oee.config import load_section as load_oee
+from factoryos.apps.oee.service import OeeService
+from factoryos.model.appsfile import parse_apps_file
+from factoryos.runtime.history import record_history
+from factoryos.sim import VirtualFactory, load_demo_site
+from factoryos.store.catalog import Role
+from support.tenants import open_services
+
+CNC1 = "demo/machining/line1/cell1/cnc-01"
+MACHINES = (
+    "demo/machining/line1/cell1/cnc-01", "demo/machining/line1/cell1/cnc-02",
+    "demo/machining/line1/cell1/cnc-03", "demo/moulding/imm/cell1/imm-01",
+    "demo/packaging/pack1/cell1/packer-01", "demo/utilities/air/station/comp-01",
+    "demo/utilities/air/station/comp-02",
+)  # fmt: skip
+BASE_LOAD_KW = 12.0  # the demo meter's lighting, HVAC and offices
+START, END = "2025-01-06T00:10:00Z", "2025-01-07T00:10:00Z"
+METERS = "\n".join(
+    f"    {path.rsplit('/', 1)[1]}: {{measures: {path}, power: power_kw, unit: kW}}"
+    for path in MACHINES
+)
+APPS = f"""
+oee:
+  calendars:
+    day: {{shifts: [{{name: early, start: "06:00", end: "14:00"}},
+                    {{name: late, start: "14:00", end: "22:00"}}]}}
+  equipment:
+    {CNC1}:
+      calendar: day
+      state_tag: state
+      counters: {{produced: cycle_count, good: good_count, scrap: scrap_count}}
+      ideal_cycle_s: 90
+energy:
+  meters:
+    incomer: {{measures: demo, counter: demo/utilities/power/main/meter-01/energy_kwh,
+               unit: kWh, modulus: 429496729.6, max_step: 1000}}
+{METERS}
+  compressed_air:
+    required_bar: 6.0
+    compressors:
+      demo/utilities/air/station/comp-01: {{receiver_m3: 3}}
+      demo/utilities/air/station/comp-02: {{receiver_m3: 3}}
+"""
+
+
+@dataclasses.dataclass
+class Plant:
+    services: Services
+    viewer: dict[str, str]
+    other: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def plant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plant]:
+    where = tmp_path_factory.mktemp("energy-api")
+    site = load_demo_site()
+    with open_services(f"sqlite:///{where / 'catalog.sqlite'}", where) as services:
+        tag_ids = services.catalog.register_site(site)
+        factory = VirtualFactory(site, seed=5, step_s=10.0)
+        record_history(factory, services.store, tag_ids, 8700)  # a day and 10 minutes
+        apps = parse_apps_file(APPS, "apps.yaml")
+        section, oee = load_section(apps, site), load_oee(apps, site)
+        assert section is not None and oee is not None
+        service = EnergyService(
+            section, services.store, tag_ids, OeeService(oee, services.store, tag_ids)
+        )
+        viewer = services.catalog.create_api_key(site.site.tenant, Role.VIEWER, "v")
+        services.catalog.ensure_tenant("other")
+        other = services.catalog.create_api_key("other", Role.ADMIN, "o")
+        yield Plant(
+            dataclasses.replace(services, energy=EnergyApp(site.site.tenant, service)),
+            {"Authorization": f"Bearer {viewer}"},
+            {"Authorization": f"Bearer {other}"},
+        )
+
+
+@pytest.fixture
+async def client(plant: Plant) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=create_app(plant.services))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        yield c
+
+
+def q(**extra: str) -> dict[str, str]:
+    return {"start": START, "end": END, **extra}
+
+
+async def test_the_site_counter_equals_the_machines_plus_the_base_load(
+    client: httpx.AsyncClient, plant: Plant
+) -> None:
+    h = plant.viewer
+    site = (await client.get("/api/energy/place", params=q(path="demo"), headers=h)).json()
+    assert site["meters"] == ["incomer"] and site["coverage"] == pytest.approx(1.0)
+    machines = 0.0
+    for path in MACHINES:
+        r = await client.get("/api/energy/place", params=q(path=path), headers=h)
+        assert r.status_code == 200, r.text
+        assert r.json()["coverage"] == pytest.approx(1.0)
+        machines += r.json()["kwh"]
+    assert site["kwh"] == pytest.approx(machines + BASE_LOAD_KW * 24, rel=0.003)
+
+
+async def test_shifts_products_idle_and_profile(client: httpx.AsyncClient, plant: Plant) -> None:
+    h = plant.viewer
+    shifts = (await client.get("/api/energy/shifts", params=q(path=CNC1), headers=h)).json()
+    assert [s["key"] for s in shifts] == ["2025-01-06 early", "2025-01-06 late"]
+    for s in shifts:
+        assert s["good"] > 0 and s["kwh_per_good"] == pytest.approx(s["kwh"] / s["good"])
+    cnc = (await client.get("/api/energy/place", params=q(path=CNC1), headers=h)).json()
+    assert 0 < cnc["idle_kwh"] < cnc["kwh"]  # it idles outside its shifts
+    (product,) = (await client.get("/api/energy/products", params=q(path=CNC1), headers=h)).json()
+    assert product["kwh"] == pytest.approx(cnc["kwh"], rel=1e-3)  # one product, all day
+    p = (await client.get("/api/energy/profile", params=q(path="demo"), headers=h)).json()
+    assert p["interval_s"] == 900 and p["starts"][0] == "2025-01-06T00:00:00.000Z"
+    assert len(p["kw"]) == len(p["starts"]) == 24 * 4 + 1  # whole intervals around the range
+    assert p["peak"]["kw"] == max(k for k, c in zip(p["kw"], p["coverage"], strict=True) if c >= 1)
+
+
+async def test_the_compressor_station(client: httpx.AsyncClient, plant: Plant) -> None:
+    r = await client.get("/api/energy/air", params=q(), headers=plant.viewer)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert [c["name"] for c in body["compressors"]] == [
+        "demo/utilities/air/station/comp-01", "demo/utilities/air/station/comp-02",
+    ]  # fmt: skip
+    assert all(5 < c["specific_power_kw_per_m3_min"] < 9 for c in body["compressors"])
+    assert body["leakage"] is None  # no no-demand period configured
+    sp = body["setpoint"]
+    assert 6.0 < sp["lowest_bar"] <= 6.5 and sp["target_bar"] == pytest.approx(6.2)  # cut-in 6.5
+    assert sp["reduce_bar"] == pytest.approx(round(max(0.0, sp["lowest_bar"] - 6.2), 1))
+    setup = (await client.get("/api/energy/setup", headers=plant.viewer)).json()
+    assert setup["places"][0] == "demo" and len(setup["meters"]) == 1 + len(MACHINES)
+
+
+@pytest.mark.parametrize(
+    ("url", "params", "status"),
+    [
+        ("/api/energy/place", {"path": "demo/nowhere"}, 400),
+        ("/api/energy/place", {"path": CNC1, "start": END, "end": START}, 400),
+        ("/api/energy/shifts", {"path": "demo/machining/line1/cell1/cnc-02"}, 400),
+        ("/api/energy/place", {"path": CNC1, "start": "yesterday"}, 400),
+        ("/api/energy/profile", {"path": "x" * 401}, 422),
+    ],
+)
+async def test_bad_requests_get_clear_errors(
+    client: httpx.AsyncClient, plant: Plant, url: str, params: dict[str, str], status: int
+) -> None:
+    r = await client.get(url, params={**q(), **params}, headers=plant.viewer)
+    assert r.status_code == status, r.text
+    assert r.json()["detail"]
+
+
+async def test_another_tenant_finds_no_energy(client: httpx.AsyncClient, plant: Plant) -> None:
+    r = await client.get("/api/energy/place", params=q(path="demo"), headers=plant.other)
+    assert r.status_code == 404
