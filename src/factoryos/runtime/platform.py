@@ -56,7 +56,7 @@ from factoryos.store.retention import policy_of_site
 
 log = logging.getLogger(__name__)
 
-APP_SECTIONS = {"alarms", "oee", "notify", "maintenance", "spc", "trace"}
+APP_SECTIONS = {"alarms", "oee", "notify", "maintenance", "spc", "trace", "energy"}
 STOP_TIMEOUT_S = 30.0
 """How long each part may take to stop once told; one that hangs is cancelled and named, so
 a stuck part cannot keep the whole platform from shutting down."""
