@@ -32,9 +32,9 @@ from factoryos.apps.energy.demand import (
     Profile,
     Window,
     energy_by_key,
+    idle_kwh,
     load_profile,
     per_unit,
-    state_windows,
 )
 from factoryos.apps.energy.errors import EnergyQueryError
 from factoryos.apps.energy.metering import (
@@ -196,32 +196,19 @@ class EnergyService:
             return []
         a = min(w.start_ns for _, w in windows)
         b = max(w.end_ns for _, w in windows)
-        curves = self._curves(place, a, b)
-        kwh: dict[str, float] = {}
-        seen: dict[str, float] = {}
-        span: dict[str, tuple[int, int, int]] = {}
-        for key, w in windows:
-            length = w.end_ns - w.start_ns
-            cover = min((c.coverage(w.start_ns, w.end_ns) for c in curves), default=0.0)
-            seen[key] = seen.get(key, 0.0) + cover * length
-            lo, hi, total = span.get(key, (w.start_ns, w.end_ns, 0))
-            span[key] = (min(lo, w.start_ns), max(hi, w.end_ns), total + length)
-        for c in curves:
-            for key, value in energy_by_key(c, windows).items():
-                kwh[key] = kwh.get(key, 0.0) + value
-        return [
-            EnergyRow(key, lo, hi, kwh[key], seen[key] / total if total else 0.0)
-            for key, (lo, hi, total) in span.items()
-        ]
+        return _rows(self._curves(place, a, b), windows)
 
     def energy(self, place: str, a: int, b: int) -> PlaceEnergy:
         """A place's energy over ``[a, b)``; idle energy when it is an OEE equipment."""
         self._check(a, b)
-        (row,) = self.rows(place, [("total", Window(a, b))])
-        return PlaceEnergy(
-            place, a, b, row.kwh, row.coverage, tuple(self.meters_of(place)),
-            self.idle_kwh(place, a, b) if self._counts_parts(place) else None,
-        )  # fmt: skip
+        curves = self._curves(place, a, b)  # read once for the total and the idle energy
+        (row,) = _rows(curves, [("total", Window(a, b))])
+        idle = None
+        if self._counts_parts(place):
+            states = self._oee_of(place).data(place, a, b).get("state").good().window(a, b)
+            idle = sum(idle_kwh(c, states.ts, states.values, b) for c in curves)
+        meters = tuple(self.meters_of(place))
+        return PlaceEnergy(place, a, b, row.kwh, row.coverage, meters, idle)
 
     def _counts_parts(self, place: str) -> bool:
         return self._oee is not None and place in self._oee.section.equipment
@@ -232,14 +219,6 @@ class EnergyService:
                 f"{place!r} has no oee entry: shifts, products and parts need one"
             )
         return self._oee
-
-    def idle_kwh(self, place: str, a: int, b: int) -> float:
-        """Energy used while the equipment was not in Execute (stopped, idle, held, down…)."""
-        oee = self._oee_of(place)
-        states = oee.data(place, a, b).get("state").good().window(a, b)
-        windows = state_windows(states.ts, states.values, b, f"{place} state")
-        rows = self.rows(place, [(str(s), w) for s, w in windows])
-        return sum(r.kwh for r in rows if r.key != str(PRODUCING))
 
     def by_shift(self, place: str, a: int, b: int) -> list[EnergyRow]:
         """Energy and energy per good part of each shift worked in ``[a, b)``."""
@@ -321,6 +300,27 @@ class EnergyService:
                         run_on.append(found)
                     break
         return AirReport(a, b, [figures(c) for c in station], leak, advice, run_on)
+
+
+def _rows(curves: Sequence[EnergyCurve], windows: Sequence[tuple[str, Window]]) -> list[EnergyRow]:
+    """Energy per key over its windows, summed over ``curves``; coverage time-weighted, the
+    least covered meter's."""
+    kwh: dict[str, float] = {}
+    seen: dict[str, float] = {}
+    span: dict[str, tuple[int, int, int]] = {}
+    for key, w in windows:
+        length = w.end_ns - w.start_ns
+        cover = min((c.coverage(w.start_ns, w.end_ns) for c in curves), default=0.0)
+        seen[key] = seen.get(key, 0.0) + cover * length
+        lo, hi, total = span.get(key, (w.start_ns, w.end_ns, 0))
+        span[key] = (min(lo, w.start_ns), max(hi, w.end_ns), total + length)
+    for c in curves:
+        for key, value in energy_by_key(c, windows).items():
+            kwh[key] = kwh.get(key, 0.0) + value
+    return [
+        EnergyRow(key, lo, hi, kwh[key], seen[key] / total if total else 0.0)
+        for key, (lo, hi, total) in span.items()
+    ]
 
 
 def _with_good(row: EnergyRow, good: int) -> EnergyRow:
