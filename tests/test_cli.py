@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -104,6 +105,45 @@ def _wait_for(pattern: str, path: Path, proc: subprocess.Popen[bytes], timeout_s
     raise AssertionError(f"no {pattern!r} within {timeout_s} s:\n{path.read_text()}")
 
 
+def _carbon_report_and_pact(url: str, key: str) -> None:
+    """The demo plant's carbon report of this month (JSON and PDF) and a PACT footprint of
+    one of its lots, from the history the demo stored and the lots its trace emitted."""
+    headers = {"Authorization": f"Bearer {key}"}
+    month = datetime.now(UTC).strftime("%Y-%m")
+    issued = httpx.post(f"{url}/api/energy/carbon/reports", json={"period": month},
+                        headers=headers, timeout=60)  # fmt: skip
+    assert issued.status_code == 201, issued.text
+    version = issued.json()["version"]
+    pdf = httpx.get(f"{url}/api/energy/carbon/reports/{month}/{version}/pdf", headers=headers,
+                    timeout=60)  # fmt: skip
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    now = datetime.now(UTC)
+    span = {
+        "line": "housings",
+        "start": (now - timedelta(hours=7)).isoformat(),
+        "end": now.isoformat(),
+    }
+    lots = httpx.get(f"{url}/api/energy/carbon/lots", params=span, headers=headers, timeout=60)
+    assert lots.status_code == 200, lots.text
+    measured = [lot for lot in lots.json() if lot["coverage"] >= 0.99]
+    assert len(measured) >= 2  # 6 h of 90-s parts in lots of 20
+    lot = measured[0]
+    assert lot["process_kg_co2e"] == pytest.approx(lot["kwh"] * 0.5306)  # the grid factor
+    assert {m["name"] for m in lot["materials"]} == {
+        "aluminium bar EN AW-6082",
+        "threaded inserts M8",
+    }
+    pact = httpx.get(f"{url}/api/energy/carbon/pact", params={**span, "lot": lot["lot"]},
+                     headers=headers, timeout=60)  # fmt: skip
+    assert pact.status_code == 200, pact.text
+    footprint = pact.json()
+    assert footprint["specVersion"] == "2.2.0" and footprint["productIds"] == [
+        "urn:gtin:04012345123456"
+    ]
+    per_kg = lot["kg_co2e_per_unit"] / 1.1
+    assert float(footprint["pcf"]["pCfExcludingBiogenic"]) == pytest.approx(per_kg)
+
+
 @pytest.mark.e2e
 def test_demo_serves_live_data_and_stops_cleanly(tmp_path: Path) -> None:
     site = _demo_site_on_free_ports(tmp_path)
@@ -137,6 +177,7 @@ def test_demo_serves_live_data_and_stops_cleanly(tmp_path: Path) -> None:
         )
         assert energy.status_code == 200, energy.text
         assert energy.json()["meters"] == ["incomer"] and energy.json()["kwh"] > 6 * 12  # base load
+        _carbon_report_and_pact(f"http://127.0.0.1:{port}", key)
         time.sleep(3)  # a few polls
         query = [
             str(exe),
@@ -255,7 +296,7 @@ def test_edge_logs_what_it_does_and_stops_on_sigterm_while_nats_is_down(
 
 
 def test_db_upgrade_migrates_the_catalog_and_is_repeatable(tmp_path: Path) -> None:
-    newest = "0013_epcis_master_data"  # the last migration in store/migrations/versions
+    newest = "0014_carbon_reports"  # the last migration in store/migrations/versions
     assert head() == newest
     for _ in range(2):
         result = runner.invoke(app, ["db", "upgrade", "--data-dir", str(tmp_path)])

@@ -5,21 +5,27 @@ site's energy read from that counter must equal the machines' power integrated p
 base load, within the register's 0.1 kWh steps and the power tags' noise."""
 
 import dataclasses
+import io
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
+from pypdf import PdfReader
 
 from factoryos.api import Services, create_app
 from factoryos.api.services import EnergyApp
+from factoryos.apps.energy.carbon_service import CarbonService
 from factoryos.apps.energy.config import load_section
 from factoryos.apps.energy.service import EnergyService
 from factoryos.apps.oee.config import load_section as load_oee
 from factoryos.apps.oee.service import OeeService
+from factoryos.apps.reports.pdfchart import PALETTE
 from factoryos.model.appsfile import parse_apps_file
 from factoryos.runtime.history import record_history
 from factoryos.sim import VirtualFactory, load_demo_site
+from factoryos.store.carbon_reports import CarbonReports
 from factoryos.store.catalog import Role
+from support.pdfpixels import inked, pixels_of, render
 from support.tenants import open_services
 
 CNC1 = "demo/machining/line1/cell1/cnc-01"
@@ -56,6 +62,11 @@ energy:
     compressors:
       demo/utilities/air/station/comp-01: {{receiver_m3: 3}}
       demo/utilities/air/station/comp-02: {{receiver_m3: 3}}
+  carbon:
+    timezone: Asia/Shanghai
+    organization: Demo Precision Parts
+    boundary: Operational control
+    electricity: {{place: demo, grid_factor: cn.grid.national.2023}}
 """
 
 
@@ -63,6 +74,7 @@ energy:
 class Plant:
     services: Services
     viewer: dict[str, str]
+    engineer: dict[str, str]
     other: dict[str, str]
 
 
@@ -80,12 +92,19 @@ def plant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plant]:
         service = EnergyService(
             section, services.store, tag_ids, OeeService(oee, services.store, tag_ids)
         )
-        viewer = services.catalog.create_api_key(site.site.tenant, Role.VIEWER, "v")
+        assert section.carbon is not None
+        tenant = site.site.tenant
+        carbon = CarbonService(
+            section.carbon, apps.source, service, CarbonReports(services.catalog),
+            services.catalog.ensure_tenant(tenant), site.site.name,
+        )  # fmt: skip
+        keys = [services.catalog.create_api_key(tenant, r, r.name) for r in Role]
         services.catalog.ensure_tenant("other")
         other = services.catalog.create_api_key("other", Role.ADMIN, "o")
         yield Plant(
-            dataclasses.replace(services, energy=EnergyApp(site.site.tenant, service)),
-            {"Authorization": f"Bearer {viewer}"},
+            dataclasses.replace(services, energy=EnergyApp(tenant, service, carbon)),
+            {"Authorization": f"Bearer {keys[0]}"},
+            {"Authorization": f"Bearer {keys[2]}"},
             {"Authorization": f"Bearer {other}"},
         )
 
@@ -169,3 +188,88 @@ async def test_bad_requests_get_clear_errors(
 async def test_another_tenant_finds_no_energy(client: httpx.AsyncClient, plant: Plant) -> None:
     r = await client.get("/api/energy/place", params=q(path="demo"), headers=plant.other)
     assert r.status_code == 404
+
+
+MONTH = "2025-01"  # Asia/Shanghai: from 2024-12-31T16:00Z to 2025-01-31T16:00Z
+GAS = {"id": "boiler", "category": 1, "quantity": 1.5, "unit": "t", "fuel": "natural_gas"}
+
+
+async def test_a_carbon_report_of_the_month_is_issued_read_and_rendered(
+    client: httpx.AsyncClient, plant: Plant
+) -> None:
+    body = {"period": MONTH, "activities": [GAS]}
+    r = await client.post("/api/energy/carbon/reports", json=body, headers=plant.viewer)
+    assert r.status_code == 403
+    r = await client.post("/api/energy/carbon/reports", json=body, headers=plant.engineer)
+    assert r.status_code == 201, r.text
+    issued = r.json()
+    assert issued["new"] and issued["site"] == "demo" and issued["period"] == MONTH
+    version = issued["version"]
+    again = await client.post("/api/energy/carbon/reports", json=body, headers=plant.engineer)
+    assert again.status_code == 200 and not again.json()["new"]
+    assert again.json()["version"] == version
+
+    got = await client.get(f"/api/energy/carbon/reports/{MONTH}/{version}", headers=plant.viewer)
+    assert got.status_code == 200, got.text
+    report = got.json()["report"]
+    span = {"start": "2024-12-31T16:00:00Z", "end": "2025-01-31T16:00:00Z", "path": "demo"}
+    site = (await client.get("/api/energy/place", params=span, headers=plant.viewer)).json()
+    assert report["electricity"]["kwh"] == pytest.approx(site["kwh"], rel=1e-9)
+    assert report["electricity"]["coverage"] == pytest.approx(site["coverage"], rel=1e-9)
+    scope2 = report["totals"]["location"]["scopes"]["2"]
+    assert scope2 == pytest.approx(site["kwh"] * 0.5306, rel=1e-12)  # kWh × t/MWh = kg
+    days = {p["label"]: p["kwh"] for p in report["electricity"]["parts"]}
+    assert days["2025-01-06"] > 0 and days["2025-01-20"] == 0.0
+    listed = await client.get("/api/energy/carbon/reports", headers=plant.viewer)
+    assert [v["version"] for v in listed.json()] == [version]
+
+    url = f"/api/energy/carbon/reports/{MONTH}/{version}/pdf"
+    pdf = await client.get(url, headers=plant.viewer)
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert f"GHG inventory {MONTH} (version {version})" in text
+    assert "cn.grid.national.2023" in text and "MEE/NBS" in text
+    assert f"{report['totals']['location']['total'] / 1000:,.3f}" in text
+    pages = render(pdf.content)
+    assert all(inked(page) > 0.01 for page in pages)
+    # the two bar series (location, market) are drawn in the first two palette colours
+    assert sum(pixels_of(page, PALETTE[0]) for page in pages) > 500
+    assert sum(pixels_of(page, PALETTE[1]) for page in pages) > 100
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "detail"),
+    [
+        ({"period": "2025-13"}, 400, "period '2025-13'"),
+        ({"period": "2031-01"}, 400, "has not started"),
+        ({"period": MONTH, "activities": [{**GAS, "fuel": "whale_oil"}]}, 400, "'boiler'"),
+        ({"period": MONTH, "activities": [{**GAS, "unit": "kWh"}]}, 400, "activity 'boiler'"),
+        ({"period": MONTH, "activities": [{**GAS, "quantity": -1}]}, 422, "quantity"),
+        ({"period": MONTH, "instruments": [{"id": "s", "kind": "supplier", "mwh": 0.1}]},
+         400, "needs its factor"),
+        ({"period": MONTH, "instruments": [{"id": "g", "kind": "certificate", "mwh": 1e6}]},
+         400, "instruments claim"),
+        ({"period": "2025/01"}, 422, "period"),
+        ({"period": "２０２５-０１"}, 422, "period"),
+        ({"period": "1000"}, 400, "1970"),
+        ({"period": MONTH, "activities": [{**GAS, "unit": "kg/0"}]}, 400, "activity 'boiler'"),
+    ],
+)  # fmt: skip
+async def test_bad_carbon_requests_are_refused_and_issue_nothing(
+    client: httpx.AsyncClient, plant: Plant, body: dict[str, object], status: int, detail: str
+) -> None:
+    before = (await client.get("/api/energy/carbon/reports", headers=plant.viewer)).json()
+    r = await client.post("/api/energy/carbon/reports", json=body, headers=plant.engineer)
+    assert r.status_code == status, r.text
+    assert detail in str(r.json()["detail"])
+    after = (await client.get("/api/energy/carbon/reports", headers=plant.viewer)).json()
+    assert after == before
+
+
+async def test_carbon_reports_of_another_tenant_or_version_are_not_found(
+    client: httpx.AsyncClient, plant: Plant
+) -> None:
+    r = await client.get("/api/energy/carbon/reports", headers=plant.other)
+    assert r.status_code == 404
+    r = await client.get(f"/api/energy/carbon/reports/{MONTH}/999", headers=plant.viewer)
+    assert r.status_code == 404 and "version 999" in r.json()["detail"]

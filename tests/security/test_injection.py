@@ -69,6 +69,9 @@ GOOD = {
     "event_id": "urn:uuid:00000000-0000-4000-8000-000000000000",
     "id": "urn:epc:id:sgtin:0614141.107346.2017",
     "alarm_id": "999999",
+    "period": "2025-01",
+    "line": "housings",
+    "lot": "urn:epc:class:lgtin:4012345.012345.H1-A",
 }
 """A valid value for each required parameter, so the hostile one reaches the query (ids
 that exist nowhere: a walk must not revoke the key it calls with)."""
@@ -158,6 +161,7 @@ GOOD_BODIES: dict[str, Any] = {
         "comment": "gauge 7",
     },
     "POST /api/spc/alarms/{alarm_id}/ack": {"comment": "checked the gauge"},
+    "POST /api/energy/carbon/reports": {"period": "2025-01"},
 }
 """A valid body for each operation that takes one; its string fields get the payloads."""
 LOOKUPS = {"tag", "path", "prefix"}

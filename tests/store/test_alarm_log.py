@@ -1,26 +1,12 @@
 """The alarm history on a migrated catalog, on SQLite and on the real PostgreSQL: batches in
 order, filters, keyset paging, each alarm's newest row, pruning by age and by size."""
 
-from collections.abc import Iterator
-
 import pytest
 
 from factoryos.store.alarm_log import AlarmLog, AlarmRecord, HistoryFilter
 from factoryos.store.catalog import Catalog, CatalogInputError
-from store.test_migrations import pg_url, sqlite_url
-
-__all__ = ["pg_url", "sqlite_url"]
 
 S = 1_000_000_000
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def catalog(request: pytest.FixtureRequest) -> Iterator[Catalog]:
-    url = request.getfixturevalue(f"{'pg' if request.param == 'postgresql' else 'sqlite'}_url")
-    c = Catalog(str(url))
-    c.migrate()
-    yield c
-    c.close()
 
 
 def _rec(

@@ -2,28 +2,15 @@
 numbered per name, artifacts kept byte for byte, one promoted version, rollback through the
 promotion log, tenants apart, bad input refused without a trace."""
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from factoryos.store.catalog import Catalog, CatalogInputError
 from factoryos.store.model_registry import ModelRegistry, NewModel
-from store.test_migrations import pg_url, sqlite_url
-
-__all__ = ["pg_url", "sqlite_url"]
 
 T0 = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 NAME = "anomaly/demo/machining/line1/cell1/cnc-01"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def catalog(request: pytest.FixtureRequest) -> Iterator[Catalog]:
-    url = request.getfixturevalue(f"{'pg' if request.param == 'postgresql' else 'sqlite'}_url")
-    c = Catalog(str(url))
-    c.migrate()
-    yield c
-    c.close()
 
 
 def _model(artifact: bytes = b"\x08\x07onnx", **changes: object) -> NewModel:

@@ -29,7 +29,7 @@ async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     catalog.close()
 
 
-PAGES = ("/", "/oee", "/alarms", "/maintenance", "/scheduling", "/trace", "/spc")
+PAGES = ("/", "/oee", "/alarms", "/maintenance", "/scheduling", "/trace", "/spc", "/energy")
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -18,6 +18,7 @@ from factoryos.api.routes import (
     alarms,
     assets,
     auth,
+    carbon,
     energy,
     epcis,
     export,
@@ -99,6 +100,7 @@ def create_app(services: Services, *, metrics_registry: CollectorRegistry | None
         identifiers,
         spc,
         energy,
+        carbon,
     )
     for module in (*modules, writes, metrics):
         app.include_router(module.router, responses=GATE_RESPONSES)

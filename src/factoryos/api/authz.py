@@ -76,6 +76,12 @@ RULES: dict[tuple[str, str], Access] = {
     ("GET", "/api/energy/products"): Role.VIEWER,
     ("GET", "/api/energy/profile"): Role.VIEWER,
     ("GET", "/api/energy/air"): Role.VIEWER,
+    ("POST", "/api/energy/carbon/reports"): Role.ENGINEER,
+    ("GET", "/api/energy/carbon/reports"): Role.VIEWER,
+    ("GET", "/api/energy/carbon/reports/{period}/{version}"): Role.VIEWER,
+    ("GET", "/api/energy/carbon/reports/{period}/{version}/pdf"): Role.VIEWER,
+    ("GET", "/api/energy/carbon/lots"): Role.VIEWER,
+    ("GET", "/api/energy/carbon/pact"): Role.VIEWER,
     # OEE (apps/oee)
     ("GET", "/api/oee/setup"): Role.VIEWER,
     ("GET", "/api/oee/equipment"): Role.VIEWER,
@@ -154,4 +160,5 @@ RULES: dict[tuple[str, str], Access] = {
     ("GET", "/api/spc/alarms"): Role.VIEWER,
     ("POST", "/api/spc/alarms/{alarm_id}/ack"): Role.OPERATOR,
     ("GET", "/spc"): PUBLIC,  # the page shell (no data: it calls the API)
+    ("GET", "/energy"): PUBLIC,  # the page shell (no data: it calls the API)
 }

@@ -7,7 +7,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from factoryos.apps.alarms.errors import AlarmsUnavailableError
-from factoryos.apps.energy.errors import EnergyError, EnergyQueryError
+from factoryos.apps.energy.errors import (
+    AllocationError,
+    EnergyError,
+    EnergyQueryError,
+    FactorError,
+    InventoryError,
+    UnitError,
+)
 from factoryos.apps.maintenance.errors import MaintenanceError
 from factoryos.apps.maintenance.service import UnknownEquipmentError
 from factoryos.apps.oee.errors import CounterError, OeeError
@@ -23,6 +30,7 @@ from factoryos.apps.trace.errors import GenealogyError
 from factoryos.bus.errors import BusClosedError
 from factoryos.errors import FactoryOSError
 from factoryos.model.errors import ModelError
+from factoryos.store.carbon_reports import CarbonReportConflictError, CarbonReportNotFoundError
 from factoryos.store.catalog import CatalogInputError, UnknownTagError
 from factoryos.store.errors import QueryError
 
@@ -69,8 +77,15 @@ _STATUS: tuple[tuple[type[FactoryOSError], int], ...] = (
     (BusClosedError, 503),
     # Energy: a question it cannot answer is the client's; readings that cannot be right
     # (a counter running backwards) are the plant data's.
+    # Carbon: activity data, instruments and factor ids in a request are the client's.
     (EnergyQueryError, 400),
+    (InventoryError, 400),
+    (FactorError, 400),
+    (UnitError, 400),
+    (AllocationError, 400),
     (EnergyError, 409),
+    (CarbonReportNotFoundError, 404),
+    (CarbonReportConflictError, 409),
 )
 
 

@@ -5,6 +5,7 @@ from typing import Protocol
 
 from factoryos.api.tokens import TokenIssuer
 from factoryos.apps.alarms.processor import AlarmProcessor
+from factoryos.apps.energy.carbon_service import CarbonService
 from factoryos.apps.energy.service import EnergyService
 from factoryos.apps.maintenance.service import MaintenanceApp
 from factoryos.apps.oee.service import OeeService
@@ -37,6 +38,8 @@ class EnergyApp:
 
     tenant: str
     service: EnergyService
+    carbon: CarbonService | None = None
+    """Carbon reports, when the energy section has a ``carbon:`` part."""
 
 
 @dataclass(frozen=True)

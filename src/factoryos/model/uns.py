@@ -31,3 +31,8 @@ def split(path: str) -> list[str]:
 def tag_path(equipment: str, name: str) -> str:
     """A tag named relative to its equipment (``power_kw``), or already a full path."""
     return name if "/" in name else f"{equipment}/{name}"
+
+
+def within(path: str, place: str) -> bool:
+    """``path`` is ``place`` or lies under it (``demo/line1/cnc`` within ``demo/line1``)."""
+    return path == place or path.startswith(f"{place}/")

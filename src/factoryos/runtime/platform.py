@@ -19,6 +19,7 @@ from factoryos.api.tokens import TokenIssuer
 from factoryos.apps.alarms.config import AlarmConfig, alarm_config
 from factoryos.apps.alarms.notifying import notify_alarms
 from factoryos.apps.alarms.processor import AlarmProcessor, OnEvent
+from factoryos.apps.energy.carbon_service import CarbonService
 from factoryos.apps.energy.config import EnergySection
 from factoryos.apps.energy.config import load_section as load_energy
 from factoryos.apps.energy.service import EnergyService
@@ -49,8 +50,10 @@ from factoryos.runtime.retention_job import DEFAULT_EVERY_S, RetentionJob
 from factoryos.runtime.settings import ServerTls
 from factoryos.store.alarm_log import AlarmLog
 from factoryos.store.backend import TimeSeriesStore, open_store
+from factoryos.store.carbon_reports import CarbonReports
 from factoryos.store.catalog import Catalog, Role
 from factoryos.store.epcis_events import EpcisEvents
+from factoryos.store.epcis_query import EpcisQueries
 from factoryos.store.ingest import Ingestor
 from factoryos.store.retention import policy_of_site
 
@@ -210,7 +213,21 @@ class Platform:
         service = EnergyService(
             self.energy, self.store, self.tag_ids, None if oee is None else oee.service
         )
-        return EnergyApp(self.site.site.tenant, service)
+        tenant = self.site.site.tenant
+        carbon = None
+        if self.energy.carbon is not None:
+            assert self.apps_file is not None  # the section came from it
+            carbon = CarbonService(
+                self.energy.carbon,
+                str(self.apps_file),
+                service,
+                CarbonReports(self.catalog),
+                self.catalog.ensure_tenant(tenant),
+                self.site.site.name,
+                {plan.line: plan for plan in trace_plans(self.trace)} if self.trace else None,
+                EpcisQueries(self.catalog),
+            )
+        return EnergyApp(tenant, service, carbon)
 
     def _apps_tasks(self, notifier: Notifier | None) -> tuple[OeeApp | None, dict[str, Task]]:
         """OEE for the API, and the scheduled reports to run."""

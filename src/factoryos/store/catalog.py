@@ -692,6 +692,7 @@ class Catalog:
 # create_all and the migrations, whichever of the two modules is imported first.
 from factoryos.store import alarm_log as _alarm_log  # noqa: E402, F401 (alarm history table)
 from factoryos.store import audit as _audit  # noqa: E402
+from factoryos.store import carbon_reports as _carbon  # noqa: E402, F401 (carbon reports)
 from factoryos.store import downtime as _downtime  # noqa: E402, F401 (operator reasons)
 from factoryos.store import epcis_events as _epcis  # noqa: E402, F401 (EPCIS events)
 from factoryos.store import epcis_master as _master  # noqa: E402, F401 (EPCIS master data)

@@ -50,6 +50,7 @@ LATER_TABLES: tuple[tuple[str, frozenset[str]], ...] = (
     ("0011_genealogy_edges", frozenset({"epcis_genealogy"})),
     ("0012_genealogy_event_columns", frozenset({"epcis_genealogy.event_time_ns"})),
     ("0013_epcis_master_data", frozenset({"epcis_vocabulary"})),
+    ("0014_carbon_reports", frozenset({"carbon_reports"})),
 )
 CONNECT_TIMEOUT_S = 10
 # A migration waits this long for locks held by a running app, then fails instead of hanging.

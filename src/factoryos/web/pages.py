@@ -70,6 +70,12 @@ def spc(request: Request) -> HTMLResponse:
     return _page(request, "spc.html")
 
 
+@router.get("/energy", response_class=HTMLResponse)
+def energy(request: Request) -> HTMLResponse:
+    """Energy per place, load profile, compressed air and carbon reports (docs/energy.md)."""
+    return _page(request, "energy.html")
+
+
 @router.get("/docs", response_class=HTMLResponse)
 def docs() -> HTMLResponse:
     """Swagger UI for /openapi.json, from vendored files so it works without the internet."""

@@ -1,6 +1,7 @@
 """Render the sample report and read every format back with a real reader."""
 
 import csv
+import dataclasses
 import io
 import itertools
 import re
@@ -13,6 +14,7 @@ from pypdf import PdfReader
 
 from factoryos.apps.reports import (
     DEFAULT_FONTS,
+    Chart,
     Column,
     Report,
     Table,
@@ -22,7 +24,8 @@ from factoryos.apps.reports import (
     to_pdf,
     to_xlsx,
 )
-from factoryos.apps.reports.pdfchart import nice_ticks
+from factoryos.apps.reports.pdfchart import PALETTE, nice_ticks
+from support import pdfpixels
 
 from .sample import LONG_ROWS, ROWS, oee_table, sample_report
 
@@ -163,6 +166,22 @@ def test_pdf_draws_the_charts() -> None:
     # 9 bars (one value is undefined), a legend box per series, lines for grid and axes
     assert ops.count(b"re") >= 9 + 2
     assert ops.count(b"d") >= 1  # the dashed target line
+
+
+def test_a_table_after_a_chart_is_not_filled_with_the_charts_colour() -> None:
+    chart = next(s for s in sample_report().sections if isinstance(s, Chart))
+    table = Table("After", [Column("Row")], [(f"row {i}",) for i in range(20)])
+    base = sample_report()
+    only_chart = dataclasses.replace(base, sections=[chart])
+    chart_then_table = dataclasses.replace(base, sections=[chart, table])
+
+    def palette_pixels(report: Report) -> list[int]:
+        pages = pdfpixels.render(to_pdf(report))
+        return [sum(pdfpixels.pixels_of(p, rgb) for p in pages) for rgb in PALETTE[:2]]
+
+    drawn = palette_pixels(only_chart)
+    assert all(n > 100 for n in drawn)  # the chart's bars are there, rendered
+    assert palette_pixels(chart_then_table) == drawn  # and nothing else has their colours
 
 
 def test_render_names_files_after_the_report_and_period() -> None:

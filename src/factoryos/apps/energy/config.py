@@ -21,28 +21,40 @@
         compressors:
           demo/utilities/air/station/comp-01: {receiver_m3: 3}  # tags: the simulator's names
         no_demand: [{start: "23:00", end: "05:00"}]   # only leaks draw air then
+      carbon:
+        factors: default                  # the shipped library, or a file (relative to here)
+        gwp: AR6
+        timezone: Asia/Shanghai           # months and years of the inventory
+        organization: Demo Precision Parts Co., Ltd.
+        boundary: "Operational control: the demo plant, all buildings on its site"
+        electricity:                      # the imported electricity: this place's energy
+          place: demo
+          grid_factor: cn.grid.national.2023
 
 Everything is checked against the site when the platform starts; a problem names the apps
 file's line. Units are checked by kind (a counter in kWh/MWh/Wh/J, power in kW/W/MW).
 """
 
 from datetime import datetime, time, timedelta
+from pathlib import Path
 from typing import Annotated, Self
 from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from factoryos.apps.energy.errors import UnitError
+from factoryos.apps.energy.errors import EnergyError, UnitError
+from factoryos.apps.energy.factors import FactorSet, default_library, load_library
 from factoryos.apps.energy.metering import KW, KWH
 from factoryos.apps.energy.units import factor
 from factoryos.model.appsfile import AppsFile
 from factoryos.model.site import SiteFile
 from factoryos.model.timeparse import iana_zone
-from factoryos.model.uns import tag_path
+from factoryos.model.uns import tag_path, within
 from factoryos.model.yamlfile import Path_
 
 SECTION = "energy"
 MAX_METERS = 10_000
+DEFAULT_FACTORS = "default"
 
 TagName = Annotated[str, Field(min_length=1, max_length=400)]
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
@@ -164,10 +176,82 @@ class AirSpec(_Section):
     timezone: Annotated[str, AfterValidator(iana_zone)] = "UTC"
 
 
+class ElectricitySpec(_Section):
+    """Where the imported electricity is measured and which library factors price it."""
+
+    place: str = Field(min_length=1, max_length=400)
+    grid_factor: str = Field(min_length=1, max_length=200)
+    #: The factor for consumption no contractual instrument covers; None: the grid factor.
+    residual_factor: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class MaterialFactorSpec(_Section):
+    """A material's upstream (cradle-to-gate) factor, from its supplier or a database."""
+
+    kg_co2e: float = Field(ge=0, allow_inf_nan=False)
+    per: str = Field(default="kg", min_length=1, max_length=32)
+    source: str = Field(min_length=1, max_length=500)
+
+
+class PactProductSpec(_Section):
+    """What a PACT footprint states of a product that FactoryOS cannot measure."""
+
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(min_length=1, max_length=2000)
+    ids: list[str] = Field(min_length=1, max_length=20)  # URNs: urn:gtin:…
+    cpc: str = Field(pattern=r"^\d{1,5}$")  # UN CPC 2.1
+    unit_mass_kg: Positive
+    fossil_carbon_kg_per_kg: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    biogenic_carbon_kg_per_kg: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    #: Upstream factors by the trace line's material names.
+    materials: dict[str, MaterialFactorSpec] = Field(default_factory=dict, max_length=200)
+
+
+class PactCompanySpec(_Section):
+    name: str = Field(min_length=1, max_length=200)
+    ids: list[str] = Field(min_length=1, max_length=20)  # URNs
+    country: str = Field(pattern=r"^[A-Z]{2}$")
+    subdivision: str | None = Field(default=None, pattern=r"^[A-Z]{2}-[A-Z0-9]{1,3}$")
+
+
+class PactSpec(_Section):
+    """Product footprints of the ``trace:`` lines' lots, in the PACT data model."""
+
+    company: PactCompanySpec
+    #: By the ``trace:`` section's line names.
+    products: dict[str, PactProductSpec] = Field(min_length=1, max_length=200)
+
+
+class CarbonSpec(_Section):
+    """What a carbon inventory of the site is made from (docs/energy.md)."""
+
+    #: ``default`` (the library FactoryOS ships) or a library file, relative to the apps
+    #: file; read again for every report, so an edited factor makes the next version.
+    factors: str = Field(default="default", min_length=1, max_length=1000)
+    gwp: str = Field(default="AR6", min_length=1, max_length=32)
+    timezone: Annotated[str, AfterValidator(iana_zone)] = "UTC"
+    organization: str = Field(min_length=1, max_length=200)
+    #: The organizational and operational boundary, in the words of the report.
+    boundary: str = Field(min_length=1, max_length=2000)
+    electricity: ElectricitySpec
+    pact: PactSpec | None = None
+
+    def library_path(self, apps_source: str) -> Path | None:
+        """The library file; None for the shipped one."""
+        if self.factors == DEFAULT_FACTORS:
+            return None
+        return Path(apps_source).parent / self.factors
+
+    def library(self, apps_source: str) -> FactorSet:
+        path = self.library_path(apps_source)
+        return default_library() if path is None else load_library(path)
+
+
 class EnergySection(_Section):
     demand_interval_s: int = Field(default=900, ge=60, le=3600)
     meters: dict[str, MeterSpec] = Field(min_length=1, max_length=MAX_METERS)
     compressed_air: AirSpec | None = None
+    carbon: CarbonSpec | None = None
 
     @model_validator(mode="after")
     def _interval_divides_a_day(self) -> Self:
@@ -183,6 +267,34 @@ def _places(site: SiteFile) -> set[str]:
         parts = ref.path.split("/")
         out |= {"/".join(parts[:n]) for n in range(2, len(parts) + 1)}
     return out
+
+
+def _carbon_problems(section: EnergySection, apps_source: str) -> list[tuple[Path_, str]]:
+    """The carbon inventory's place must be metered and its factors in the library."""
+    carbon = section.carbon
+    if carbon is None:
+        return []
+    base: Path_ = ("carbon",)
+    found: list[tuple[Path_, str]] = []
+    place = carbon.electricity.place
+    if not any(within(m.measures, place) for m in section.meters.values()):
+        found.append(((*base, "electricity", "place"), f"no meter measures {place!r}"))
+    try:
+        lib = carbon.library(apps_source)
+    except EnergyError as exc:  # the file's own problems, with its lines, in the message
+        return [*found, ((*base, "factors"), str(exc))]
+    if carbon.gwp not in lib.gwp:
+        found.append(((*base, "gwp"), f"no GWP set {carbon.gwp!r} in {lib.library}"))
+    for key in ("grid_factor", "residual_factor"):
+        factor_id = getattr(carbon.electricity, key)
+        if factor_id is None:
+            continue
+        where = (*base, "electricity", key)
+        if factor_id not in lib.factors:
+            found.append((where, f"no factor {factor_id!r} in {lib.library} {lib.version}"))
+        elif lib.factors[factor_id].gas is None:
+            found.append((where, f"{factor_id!r} is a conversion, not an emission factor"))
+    return found
 
 
 def _problems(section: EnergySection, site: SiteFile) -> list[tuple[Path_, str]]:
@@ -210,4 +322,8 @@ def _problems(section: EnergySection, site: SiteFile) -> list[tuple[Path_, str]]
 
 def load_section(apps: AppsFile, site: SiteFile) -> EnergySection | None:
     """The ``energy:`` section checked against ``site``; None when the file has none."""
-    return apps.checked_section(SECTION, EnergySection, lambda section: _problems(section, site))
+    return apps.checked_section(
+        SECTION,
+        EnergySection,
+        lambda section: _problems(section, site) + _carbon_problems(section, apps.source),
+    )

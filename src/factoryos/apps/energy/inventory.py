@@ -157,11 +157,13 @@ def _amount(value: float, what: str) -> None:
 def emission_kg(quantity: float, unit: str, factors: Sequence[Factor], where: str) -> float:
     """``quantity`` in ``unit`` through ``factors`` (multiplied in order), in kg."""
     units = registry()
-    value = units.Quantity(quantity, parse(unit, where))
-    for f in factors:
-        value = value * units.Quantity(f.value, parse(f.unit, f"factor {f.id}"))
     try:
+        value = units.Quantity(quantity, parse(unit, where))
+        for f in factors:
+            value = value * units.Quantity(f.value, parse(f.unit, f"factor {f.id}"))
         return float(value.to(KG).magnitude)
+    except pint.errors.OffsetUnitCalculusError as exc:
+        raise UnitError(f"{where}: {unit!r} is an offset unit (°C), not a quantity") from exc
     except pint.errors.DimensionalityError as exc:
         chain = " × ".join([unit, *(f.unit for f in factors)])
         raise UnitError(f"{where}: {chain} is not a mass ({value.units}): check the units") from exc

@@ -50,6 +50,7 @@ from factoryos.apps.energy.metering import (
 from factoryos.apps.oee.evaluate import product_ranges
 from factoryos.apps.oee.service import OeeService
 from factoryos.model.quality import Quality
+from factoryos.model.uns import within
 from factoryos.store.backend import TimeSeriesStore
 
 #: How far outside a range a counter's readings are read, to place the range's edges.
@@ -109,10 +110,6 @@ class AirReport:
         return self.kwh * 60.0 / air if air > 0 else None
 
 
-def _under(path: str, place: str) -> bool:
-    return path == place or path.startswith(f"{place}/")
-
-
 class EnergyService:
     """Energy questions over one site's store."""
 
@@ -140,12 +137,12 @@ class EnergyService:
         exact = [name for name, m in meters.items() if m.measures == place]
         if exact:
             return exact
-        inside = {name: m.measures for name, m in meters.items() if _under(m.measures, place)}
+        inside = {name: m.measures for name, m in meters.items() if within(m.measures, place)}
         measured = set(inside.values())
         return [
             name
             for name, path in inside.items()
-            if not any(_under(path, other) and path != other for other in measured)
+            if not any(within(path, other) and path != other for other in measured)
         ]
 
     def _meter(self, name: str) -> MeterSpec:

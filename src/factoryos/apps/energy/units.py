@@ -39,7 +39,7 @@ def parse(unit: str, where: str) -> pint.Unit:
     text = unit.replace("Nm³", "Nm3").replace("Sm³", "Sm3")
     try:
         parsed = registry().parse_units(text)
-    except (pint.errors.PintError, AttributeError, TypeError, ValueError) as exc:
+    except (pint.errors.PintError, AttributeError, TypeError, ValueError, ZeroDivisionError) as exc:
         raise UnitError(f"{where}: unknown unit {unit!r}") from exc
     if _AMBIGUOUS & {str(name) for name in parsed._units}:
         raise UnitError(f"{where}: {unit!r} is ambiguous (a US ton is 907 kg); write t for tonnes")
@@ -53,6 +53,8 @@ def factor(source: str, target: str, where: str) -> float:
     have, want = parse(source, where), parse(target, where)
     try:
         return float(units.Quantity(1.0, have).to(want).magnitude)
+    except pint.errors.OffsetUnitCalculusError as exc:
+        raise UnitError(f"{where}: {source!r} or {target!r} is an offset unit (°C)") from exc
     except pint.errors.DimensionalityError as exc:
         raise UnitError(
             f"{where}: {source!r} ({_kind(have)}) cannot be expressed in {target!r} ({_kind(want)})"

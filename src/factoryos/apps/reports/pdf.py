@@ -126,5 +126,6 @@ def _chart(pdf: _Document, chart: Chart) -> None:
     if pdf.get_y() + CHART_H > pdf.h - pdf.b_margin:
         pdf.add_page()
     top = pdf.get_y()
-    draw_chart(pdf, pdf.face, chart, Box(MARGIN, top, pdf.epw, CHART_H))
+    with pdf.local_context():  # the chart's colours must not fill the cells of what follows
+        draw_chart(pdf, pdf.face, chart, Box(MARGIN, top, pdf.epw, CHART_H))
     pdf.set_xy(MARGIN, top + CHART_H + 4)

@@ -148,13 +148,7 @@
 
   async function download(format) {
     try {
-      const response = await session.request("/api/oee/report", { params: { ...span(), format } });
-      const name = /filename="([^"]+)"/.exec(response.headers.get("content-disposition") || "");
-      const link = document.createElement("a");
-      link.href = URL.createObjectURL(await response.blob());
-      link.download = name ? name[1] : `oee.${format}`;
-      link.click();
-      URL.revokeObjectURL(link.href);
+      await session.download("/api/oee/report", { params: { ...span(), format }, fallback: `oee.${format}` });
     } catch (err) {
       $("board-error").textContent = err.message;
     }

@@ -40,6 +40,17 @@ window.FactoryOSSession = (() => {
 
     const json = async (path, options) => (await request(path, options)).json();
 
+    // Saves the file GET path?params answers, under the server's file name, else `fallback`.
+    async function download(path, { params, fallback } = {}) {
+      const response = await request(path, { params });
+      const name = /filename="([^"]+)"/.exec(response.headers.get("content-disposition") || "");
+      const link = document.createElement("a");
+      link.href = URL.createObjectURL(await response.blob());
+      link.download = name ? name[1] : fallback;
+      link.click();
+      URL.revokeObjectURL(link.href);
+    }
+
     async function signIn(candidate) {
       key = candidate;
       const me = await json("/api/me");
@@ -80,7 +91,7 @@ window.FactoryOSSession = (() => {
     const saved = sessionStorage.getItem(KEY_STORE);
     if (saved) signIn(saved).catch((err) => signOut(err.message));
     else signOut("");
-    return { request, json, fail, signOut, AuthError, key: () => key };
+    return { request, json, download, fail, signOut, AuthError, key: () => key };
   }
 
   // Refreshes a signed-in page again and again: `refresh()` answers whether all went well;
