@@ -159,6 +159,17 @@ def test_load_profile_and_peak_demand() -> None:
         load_profile(curve, T0 + S, T0 + 900 * S)
 
 
+def test_a_partly_measured_interval_shows_the_demand_of_its_measured_part() -> None:
+    # 60 kW from 00:10 to 00:20: the 00:00 and 00:15 intervals are each measured for 5 min.
+    spec = PowerMeter("m/p", max_gap_s=60.0)
+    t = np.arange(T0 + 10 * 60 * S, T0 + 20 * 60 * S + 1, 30 * S, dtype=np.int64)
+    curve = from_power(spec, t, np.full(len(t), 60.0))
+    profile = load_profile(curve, T0, T0 + 30 * 60 * S)
+    assert profile.kw.tolist() == pytest.approx([60.0, 60.0])  # 5 kWh over 5 min each
+    assert profile.coverage.tolist() == pytest.approx([1 / 3, 1 / 3])
+    assert profile.peak() is None  # no interval was measured whole
+
+
 def test_state_samples_after_the_end_and_bad_windows_are_not_counted() -> None:
     # 100 kWh/h for 1 h; the window ends at 0.5 h: the idle state from 0.6 h is outside it
     curve = from_counter(CounterMeter("m/e"), times(0, 1), values(0, 100))

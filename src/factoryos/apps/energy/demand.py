@@ -80,7 +80,11 @@ def per_unit(kwh: float, good: int) -> float | None:
 
 @dataclass(frozen=True, slots=True)
 class Profile:
-    """Average demand per interval: ``starts`` (ns), ``kw``, ``coverage`` (0–1)."""
+    """Average demand per interval: ``starts`` (ns), ``kw``, ``coverage`` (0–1).
+
+    ``kw`` is the average over the interval's measured part (0 where nothing was measured):
+    an interval the meters saw for 5 of its 15 minutes shows the demand of those 5 minutes,
+    not a third of it, and its ``coverage`` says so."""
 
     interval_s: int
     starts: Times
@@ -105,6 +109,8 @@ def load_profile(curve: EnergyCurve, start_ns: int, end_ns: int, interval_s: int
             f"{interval_s} s and end after start"
         )
     edges = np.arange(start_ns, end_ns + 1, step, dtype=np.int64)
-    kw = curve.in_windows(edges[:-1], edges[1:]) / (step / NS_PER_H)
     coverage = np.array([curve.coverage(int(a), int(a) + step) for a in edges[:-1]])
+    measured_h = coverage * (step / NS_PER_H)
+    kwh = curve.in_windows(edges[:-1], edges[1:])
+    kw = np.divide(kwh, measured_h, out=np.zeros_like(kwh), where=measured_h > 0)
     return Profile(interval_s, edges[:-1], kw, coverage)
