@@ -79,9 +79,37 @@ def test_readings_out_of_order_or_missing_are_refused() -> None:
         from_counter(CounterMeter("m/e"), times(), values())
 
 
-def test_a_wrapping_counter_needs_max_step() -> None:
-    with pytest.raises(ReadingError, match="0 < max_step < modulus"):
+def test_a_wrapping_counter_needs_a_limit_below_its_modulus() -> None:
+    with pytest.raises(ReadingError, match="needs max_step or max_power"):
         CounterMeter("m/e", modulus=1000.0)
+    with pytest.raises(ReadingError, match="max_step must be below the modulus"):
+        CounterMeter("m/e", modulus=1000.0, max_step=1000.0)
+    with pytest.raises(ReadingError, match="max_power must be > 0"):
+        CounterMeter("m/e", max_power=0.0)
+
+
+def test_after_an_outage_a_counter_may_rise_by_what_the_load_could_draw() -> None:
+    # limit = 10 kWh + 100 kW × dt: 10 + 100 × 5 = 510 kWh over a 5-h silence, 110 over 1 h.
+    spec = CounterMeter("m/e", modulus=1000.0, max_step=10.0, max_power=100.0)
+    t = times(0, 5, 6)  # readings at 00:00, 05:00 and 06:00
+    # 400 → 900 after 5 h: 500 kWh; 900 → 5 wraps: 5 + 1000 − 900 = 105 kWh in the hour
+    curve = from_counter(spec, t, values(400, 900, 5))
+    assert curve.total_kwh == pytest.approx(605.0)
+    assert curve.rollovers == (int(t[2]),)
+    with pytest.raises(ReadingError, match="meter m/e at 2026-01-01T05:00:00") as err:
+        from_counter(spec, t, values(300, 820, 830))  # 520 kWh in 5 h
+    assert "above the 510 kWh a meter can count in that time" in str(err.value)
+    with pytest.raises(ReadingError, match=r"rose 120\.0 kWh") as err:
+        from_counter(spec, t, values(0, 500, 620))  # 120 kWh in the sixth hour
+    assert "above the 110 kWh" in str(err.value)
+
+
+def test_a_silence_that_could_hide_a_whole_turn_of_the_register_is_refused() -> None:
+    # 1000 kWh register, 100 kW: a turn takes 10 h, so a 10-h silence could hide one.
+    spec = CounterMeter("m/e", modulus=1000.0, max_step=1.0, max_power=100.0)
+    with pytest.raises(ReadingError, match=r"at 2026-01-01T10:00:00\.000Z: silent since") as err:
+        from_counter(spec, times(0, 10), values(100, 200))
+    assert "a whole turn of the register (1000.0) unseen" in str(err.value)
 
 
 def test_power_is_integrated_by_trapezoids() -> None:

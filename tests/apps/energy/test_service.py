@@ -144,6 +144,10 @@ def test_shifts_need_an_oee_entry_and_ranges_an_order(service: EnergyService) ->
         (f"{{measures: {CNC1}, counter: power_kw, unit: kW}}", "cannot be expressed in 'kWh'"),
         (f"{{measures: {CNC1}, unit: kW}}", "exactly one of counter and power"),
         (f"{{measures: {CNC1}, power: power_kw, unit: kW, modulus: 10}}", "are for counters"),
+        (
+            f"{{measures: {CNC1}, counter: power_kw, unit: kWh, modulus: 1000}}",
+            "a wrapping counter needs max_step or max_power",
+        ),
     ],
 )
 def test_a_bad_meter_is_refused_with_its_line(meter: str, message: str) -> None:

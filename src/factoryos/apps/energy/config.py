@@ -10,7 +10,8 @@
           counter: demo/utilities/power/main/meter-01/energy_kwh
           unit: kWh
           modulus: 1000000                # the register rolls over to 0 here
-          max_step: 500                   # the most it can rise between two readings
+          max_step: 10                    # it may rise this much between two readings,
+          max_power: 800                  # plus this (kW) × the time between them
         cnc-01:
           measures: demo/machining/line1/cell1/cnc-01
           power: power_kw                 # relative to ``measures``, or a full path
@@ -42,9 +43,9 @@ from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from factoryos.apps.energy.errors import EnergyError, UnitError
+from factoryos.apps.energy.errors import EnergyError, ReadingError, UnitError
 from factoryos.apps.energy.factors import FactorSet, default_library, load_library
-from factoryos.apps.energy.metering import KW, KWH
+from factoryos.apps.energy.metering import KW, KWH, CounterMeter
 from factoryos.apps.energy.units import factor
 from factoryos.model.appsfile import AppsFile
 from factoryos.model.site import SiteFile
@@ -90,13 +91,18 @@ class MeterSpec(_Section):
             raise ValueError("give exactly one of counter and power")
         if self.counter is not None:
             _unit_of_kind(self.unit, KWH, "unit")
-            if self.max_power is not None:
-                raise ValueError("max_power is for power meters; a counter has max_step")
+            try:
+                self.counter_meter(self.counter)
+            except ReadingError as exc:
+                raise ValueError(str(exc)) from None
         else:
             _unit_of_kind(self.unit, KW, "unit")
             if self.modulus is not None or self.max_step is not None:
                 raise ValueError("modulus and max_step are for counters")
         return self
+
+    def counter_meter(self, name: str) -> CounterMeter:
+        return CounterMeter(name, self.unit, self.modulus, self.max_step, self.max_power)
 
     @property
     def kind(self) -> str:

@@ -5,16 +5,22 @@ times, linear in between, so energy over any window (a shift, an order, a machin
 the curve's rise across it: an interval that straddles a window boundary is split in
 proportion to time.
 
-Counters (``energy_kwh`` registers) — between two readings:
+Counters (``energy_kwh`` registers) — between two readings ``dt`` apart, the most the
+meter can plausibly count is ``limit = max_step + max_power × dt`` (either term may be
+absent): ``max_step`` covers the register's resolution and the usual reading interval,
+``max_power`` lets a counter read again after a long outage rise by what the load could
+draw meanwhile.
 
-- a rise adds the difference; a rise above ``max_step`` is an error (no meter of that size
-  can count that much in one interval: a glitch or a swapped register);
+- a rise adds the difference; a rise above ``limit`` is an error (no meter of that size
+  can count that much in that time: a glitch or a swapped register);
 - a drop is a **rollover** when the meter has a ``modulus`` (the reading wraps to 0 there)
-  and ``new + modulus - old`` is at most ``max_step``; it adds that;
-- a drop to at most ``max_step`` is a **reset** (the meter restarted from 0 since the last
+  and ``new + modulus - old`` is at most ``limit``; it adds that;
+- a drop to at most ``limit`` is a **reset** (the meter restarted from 0 since the last
   reading); it adds the new reading — what was counted between the last reading and the
   reset is lost, and the reset is listed;
-- any other drop is an error: a decreasing energy reading is never silently accepted.
+- any other drop is an error: a decreasing energy reading is never silently accepted, and
+  so is a silence long enough to count a whole turn of the register unseen (``limit`` at
+  or above the modulus): the energy across it cannot be known.
 
 Power (``active_power_kw``): trapezoids between consecutive readings at most
 ``max_gap_s`` apart. A longer silence is a **gap**: no energy is guessed for it, the gap is
@@ -46,22 +52,35 @@ Values = npt.NDArray[np.float64]
 class CounterMeter:
     """An energy counter register. ``unit``: of the scaled reading (``kWh``, ``MWh``,
     ``Wh``). ``modulus``: the reading wraps to 0 there (``2**32 * scale``, ``1e6`` for a
-    six-digit display); ``max_step``: the largest plausible rise between two readings,
-    required for a modulus and for resets (it tells a rollover or reset from a glitch)."""
+    six-digit display). The largest plausible rise between two readings ``dt`` apart is
+    ``max_step + max_power × dt``: ``max_step`` in ``unit``, ``max_power`` in ``unit`` per
+    hour (kW for a kWh counter). One of them is required for a modulus and for resets (it
+    tells a rollover or reset from a glitch)."""
 
     meter: str
     unit: str = KWH
     modulus: float | None = None
     max_step: float | None = None
+    max_power: float | None = None
 
     def __post_init__(self) -> None:
-        if self.max_step is not None and not self.max_step > 0:
-            raise ReadingError(f"meter {self.meter}: max_step must be > 0, got {self.max_step}")
-        if self.modulus is not None and (self.max_step is None or self.max_step >= self.modulus):
+        for name in ("max_step", "max_power"):
+            if (value := getattr(self, name)) is not None and not value > 0:
+                raise ReadingError(f"meter {self.meter}: {name} must be > 0, got {value}")
+        if self.modulus is not None and self.max_step is None and self.max_power is None:
             raise ReadingError(
-                f"meter {self.meter}: a wrapping counter needs 0 < max_step < modulus "
+                f"meter {self.meter}: a wrapping counter needs max_step or max_power "
                 "to tell a rollover from a reset"
             )
+        if self.modulus is not None and (self.max_step or 0.0) >= self.modulus:
+            raise ReadingError(f"meter {self.meter}: max_step must be below the modulus")
+
+    def limits(self, t_ns: Times) -> Values | None:
+        """The largest plausible rise before each reading after the first; None: unbounded."""
+        if self.max_step is None and self.max_power is None:
+            return None
+        hours = np.diff(t_ns) / NS_PER_H
+        return (self.max_step or 0.0) + (self.max_power or 0.0) * hours
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,12 +174,15 @@ def from_counter(spec: CounterMeter, t_ns: Times, readings: Values) -> EnergyCur
             f"the modulus {spec.modulus}"
         )
     step = np.diff(readings)
+    found = spec.limits(t_ns)
+    limit = np.full(len(step), np.inf) if found is None else found
     rollover = np.zeros(len(step), dtype=bool)
     if spec.modulus is not None:
-        rollover = (step < 0) & (step + spec.modulus <= (spec.max_step or 0.0))
-    reset = (step < 0) & ~rollover & (readings[1:] <= (spec.max_step or -1.0))
+        _one_wrap_at_most(spec, t_ns, limit, spec.modulus)
+        rollover = (step < 0) & (step + spec.modulus <= limit)
+    reset = (step < 0) & ~rollover & (readings[1:] <= (-1.0 if found is None else limit))
     rise = np.where(rollover, step + (spec.modulus or 0.0), np.where(reset, readings[1:], step))
-    _check_steps(spec, t_ns, readings, rise)
+    _check_steps(spec, t_ns, readings, rise, limit)
     to_kwh = factor(spec.unit, KWH, where)
     kwh = np.concatenate(([0.0], np.cumsum(rise) * to_kwh))
     return EnergyCurve(
@@ -172,20 +194,34 @@ def from_counter(spec: CounterMeter, t_ns: Times, readings: Values) -> EnergyCur
     )
 
 
-def _check_steps(spec: CounterMeter, t_ns: Times, readings: Values, rise: Values) -> None:
+def _one_wrap_at_most(spec: CounterMeter, t_ns: Times, limit: Values, modulus: float) -> None:
+    if len(long := np.flatnonzero(limit >= modulus)):
+        i = int(long[0]) + 1
+        raise ReadingError(
+            f"meter {spec.meter} at {format_ns(int(t_ns[i]))}: silent since "
+            f"{format_ns(int(t_ns[i - 1]))}, long enough at max_power {spec.max_power} to count "
+            f"a whole turn of the register ({modulus}) unseen: the energy in between is unknown"
+        )
+
+
+def _check_steps(
+    spec: CounterMeter, t_ns: Times, readings: Values, rise: Values, limit: Values
+) -> None:
     where = f"meter {spec.meter}"
+    bounds = f"max_step {spec.max_step}, max_power {spec.max_power}"
     if len(down := np.flatnonzero(rise < 0)):
         i = int(down[0]) + 1
         raise ReadingError(
             f"{where} at {format_ns(int(t_ns[i]))}: reading fell {float(readings[i - 1])!r} → "
-            f"{float(readings[i])!r}, neither a rollover nor a reset to 0 (max_step "
-            f"{spec.max_step}, modulus {spec.modulus})"
+            f"{float(readings[i])!r}, neither a rollover nor a reset to 0 ({bounds}, "
+            f"modulus {spec.modulus})"
         )
-    if spec.max_step is not None and len(jump := np.flatnonzero(rise > spec.max_step)):
+    if len(jump := np.flatnonzero(rise > limit)):
         i = int(jump[0]) + 1
         raise ReadingError(
             f"{where} at {format_ns(int(t_ns[i]))}: rose {float(rise[i - 1])!r} {spec.unit} since "
-            f"{format_ns(int(t_ns[i - 1]))}, above max_step {spec.max_step}"
+            f"{format_ns(int(t_ns[i - 1]))}, above the {float(limit[i - 1]):g} {spec.unit} "
+            f"a meter can count in that time ({bounds})"
         )
 
 

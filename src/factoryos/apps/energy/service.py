@@ -39,7 +39,6 @@ from factoryos.apps.energy.demand import (
 from factoryos.apps.energy.errors import EnergyQueryError
 from factoryos.apps.energy.metering import (
     NS_PER_S,
-    CounterMeter,
     EnergyCurve,
     PowerMeter,
     Times,
@@ -160,8 +159,7 @@ class EnergyService:
         if len(ts) == 0:  # nothing measured: a flat curve with no coverage
             return EnergyCurve(name, np.array([a], np.int64), np.zeros(1))
         if spec.counter is not None:
-            counter = CounterMeter(name, spec.unit, spec.modulus, spec.max_step)
-            return from_counter(counter, ts, values)
+            return from_counter(spec.counter_meter(name), ts, values)
         return from_power(PowerMeter(name, spec.unit, spec.max_gap_s, spec.max_power), ts, values)
 
     def _samples(self, tag: str, a: int, b: int) -> tuple[Times, Values]:
