@@ -121,6 +121,25 @@ def test_a_month_by_hand(plant: Plant) -> None:
     assert len(doc["factor_set"]["digest"]) == 64
 
 
+@pytest.mark.parametrize(
+    ("grid", "kg_per_kwh", "region"),
+    [
+        ("cn.grid.province.sichuan.2022", 0.1404, "CN-SC"),  # hydropower
+        ("cn.grid.province.hebei.2022", 0.7252, "CN-HE"),  # coal
+        ("cn.grid.region.east.2022", 0.5617, "East China grid"),
+    ],
+)
+def test_a_plant_reports_with_its_provincial_or_regional_grid_factor(
+    plant: Plant, grid: str, kg_per_kwh: float, region: str
+) -> None:
+    doc = plant.service(_apps(grid=grid)).draft("2025-01")
+
+    assert doc["totals"]["location"]["scopes"]["2"] == pytest.approx(2400.0 * kg_per_kwh)
+    (location,) = [ln for ln in doc["lines"] if ln["method"] == "location"]
+    (factor,) = location["factors"]
+    assert (factor["id"], factor["region"], factor["year"]) == (grid, region, 2022)
+
+
 def test_a_year_is_read_month_by_month(plant: Plant) -> None:
     doc = plant.service(_apps()).draft("2025")
 

@@ -54,7 +54,7 @@ def test_natural_gas_by_the_ipcc_defaults() -> None:
         "ipcc2006.t2_3.natural_gas.co2",
     ]
     assert co2.factors[1].value == 56_100 and "Table 2.3" in co2.factors[1].source
-    assert (inv.library, inv.version, inv.gwp_set) == ("factoryos-default", "2026.11", "AR6")
+    assert (inv.library, inv.version, inv.gwp_set) == ("factoryos-default", "2026.11.25", "AR6")
 
 
 def test_scope_2_location_and_market_based() -> None:
