@@ -178,7 +178,7 @@ def from_counter(spec: CounterMeter, t_ns: Times, readings: Values) -> EnergyCur
     limit = np.full(len(step), np.inf) if found is None else found
     rollover = np.zeros(len(step), dtype=bool)
     if spec.modulus is not None:
-        _one_wrap_at_most(spec, t_ns, limit, spec.modulus)
+        _no_unseen_turn(spec, t_ns, limit, spec.modulus)
         rollover = (step < 0) & (step + spec.modulus <= limit)
     reset = (step < 0) & ~rollover & (readings[1:] <= (-1.0 if found is None else limit))
     rise = np.where(rollover, step + (spec.modulus or 0.0), np.where(reset, readings[1:], step))
@@ -194,7 +194,7 @@ def from_counter(spec: CounterMeter, t_ns: Times, readings: Values) -> EnergyCur
     )
 
 
-def _one_wrap_at_most(spec: CounterMeter, t_ns: Times, limit: Values, modulus: float) -> None:
+def _no_unseen_turn(spec: CounterMeter, t_ns: Times, limit: Values, modulus: float) -> None:
     if len(long := np.flatnonzero(limit >= modulus)):
         i = int(long[0]) + 1
         raise ReadingError(
