@@ -2,6 +2,8 @@
 transformations and aggregations, cycles and unpacking, the depth limit — on a hand-made
 graph without a database, then over events captured in SQLite and the real PostgreSQL."""
 
+import gc
+import random
 from collections.abc import Iterator
 from functools import partial
 from typing import Any
@@ -10,9 +12,9 @@ import pytest
 
 from factoryos.apps.trace.epcis.capture import capture
 from factoryos.apps.trace.errors import GenealogyError
-from factoryos.apps.trace.genealogy import Direction, edges_of, trace, walk
-from factoryos.store.catalog import Catalog
-from factoryos.store.epcis_events import EpcisEvents
+from factoryos.apps.trace.genealogy import Direction, edges_of, in_memory, levels, trace, walk
+from factoryos.store.catalog import Catalog, CatalogInputError
+from factoryos.store.epcis_events import Edge, EpcisEvents
 from store.test_migrations import pg_url, sqlite_url
 from support.genealogy import EventSpec, fake_edges
 
@@ -76,6 +78,52 @@ def test_cycles_end_and_the_depth_limit_is_reported() -> None:
     assert sorted(short.found()) == ["cake:1", "cake:2", "lot:dough"] and short.truncated
     with pytest.raises(GenealogyError, match="max_depth: 0"):
         trace(fake_edges(EVENTS), "x", Direction.FORWARD, max_depth=0)
+
+
+def _random_graph(rng: random.Random) -> list[Edge]:
+    """Edges among 30 identifiers with shortcuts, diamonds and cycles, several per event."""
+    nodes = [f"n{i}" for i in range(30)]
+    edges = {
+        Edge(rng.randrange(50), f"e{rng.randrange(40)}", a, b, "TransformationEvent")
+        for a, b in (rng.sample(nodes, 2) for _ in range(rng.randrange(1, 90)))
+    }
+    return sorted(edges)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_levels_in_one_pass_equal_the_level_by_level_trace(seed: int) -> None:
+    rng = random.Random(seed)
+    found = _random_graph(rng)
+    for direction in Direction:
+        for depth in (1, 2, 3, 10):
+            root = f"n{rng.randrange(30)}"
+            fast = levels(found, root, direction, depth)
+            slow = trace(in_memory(found), root, direction, depth)
+            assert (fast.depth, fast.steps, fast.truncated) == (
+                slow.depth, slow.steps, slow.truncated
+            ), (seed, direction, depth, root)  # fmt: skip
+
+
+def test_a_walk_pauses_the_collector_and_restores_it() -> None:
+    seen: list[bool] = []
+
+    def reach(root: str, downstream: bool, depth: int, limit: int) -> list[Edge]:
+        seen.append(gc.isenabled())
+        if root == "bad":
+            raise CatalogInputError("too wide")
+        return [Edge(1, "e", "a", "b", "TransformationEvent")]
+
+    assert gc.isenabled()
+    assert walk(reach, "a", Direction.FORWARD).found() == ["b"]
+    with pytest.raises(GenealogyError, match="too wide"):
+        walk(reach, "bad", Direction.FORWARD)
+    assert seen == [False, False] and gc.isenabled()  # paused inside, back on after, even on error
+    gc.disable()
+    try:
+        walk(reach, "a", Direction.FORWARD)
+        assert not gc.isenabled()  # whoever turned it off keeps it off
+    finally:
+        gc.enable()
 
 
 def _document(events: list[dict[str, Any]]) -> dict[str, Any]:
