@@ -8,11 +8,12 @@ from functools import partial
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
-from factoryos.apps.trace.genealogy import Direction, edges_of, in_memory, trace, walk
+from factoryos.apps.trace.genealogy import Direction, edges_of, trace, walk
 from factoryos.store import migrate
 from factoryos.store.catalog import Catalog, CatalogInputError
 from factoryos.store.epcis_events import MAX_EDGES, Edge, EpcisEvents, NewEvent
 from store.test_migrations import catalog, pg_url, sqlite_url, url
+from support.genealogy import in_memory
 
 __all__ = ["catalog", "pg_url", "sqlite_url", "url"]
 

@@ -1,8 +1,9 @@
 """A stand-in for the store's genealogy edges, for walks tested without a database."""
 
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 
-from factoryos.apps.trace.genealogy import edges_of
+from factoryos.apps.trace.genealogy import Edges, edges_of
 from factoryos.store.epcis_events import Edge
 
 EventSpec = tuple[str, str, str | None, list[tuple[str, str]]]  # name, type, action, epcs
@@ -20,3 +21,19 @@ def fake_edges(events: Sequence[EventSpec]) -> Callable[[Sequence[str], bool], l
         return [e for e in every if (e.source if downstream else e.target) in epcs]
 
     return edges
+
+
+def in_memory(edges: Sequence[Edge]) -> Edges:
+    """The :data:`Edges` function over ``edges``: the level-by-level reference that
+    :func:`levels` must agree with."""
+    by_source: defaultdict[str, list[Edge]] = defaultdict(list)
+    by_target: defaultdict[str, list[Edge]] = defaultdict(list)
+    for edge in edges:
+        by_source[edge.source].append(edge)
+        by_target[edge.target].append(edge)
+
+    def leaving(epcs: Sequence[str], downstream: bool) -> list[Edge]:
+        index = by_source if downstream else by_target
+        return sorted(edge for epc in epcs for edge in index.get(epc, ()))
+
+    return leaving

@@ -12,11 +12,11 @@ import pytest
 
 from factoryos.apps.trace.epcis.capture import capture
 from factoryos.apps.trace.errors import GenealogyError
-from factoryos.apps.trace.genealogy import Direction, edges_of, in_memory, levels, trace, walk
+from factoryos.apps.trace.genealogy import Direction, edges_of, levels, trace, walk
 from factoryos.store.catalog import Catalog, CatalogInputError
 from factoryos.store.epcis_events import Edge, EpcisEvents
 from store.test_migrations import pg_url, sqlite_url
-from support.genealogy import EventSpec, fake_edges
+from support.genealogy import EventSpec, fake_edges, in_memory
 
 __all__ = ["pg_url", "sqlite_url"]
 

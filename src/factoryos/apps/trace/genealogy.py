@@ -13,7 +13,8 @@ the event at capture):
 The walk goes level by level, never visits an identifier twice (cycles end), and stops at
 ``max_depth``. The logic is pure: it takes a function that gives the edges leaving a set of
 identifiers, so it is tested without a database. Against the store, :func:`walk` fetches every
-edge within ``max_depth`` steps in one query and walks them in memory.
+edge within ``max_depth`` steps in one query and works out the same levels in one pass
+(:func:`levels`).
 """
 
 import gc
@@ -116,23 +117,9 @@ def trace(edges: Edges, root: str, direction: Direction, max_depth: int = MAX_DE
     return result
 
 
-def in_memory(edges: Sequence[Edge]) -> Edges:
-    """The :data:`Edges` function over ``edges``."""
-    by_source: defaultdict[str, list[Edge]] = defaultdict(list)
-    by_target: defaultdict[str, list[Edge]] = defaultdict(list)
-    for edge in edges:
-        by_source[edge.source].append(edge)
-        by_target[edge.target].append(edge)
-
-    def leaving(epcs: Sequence[str], downstream: bool) -> list[Edge]:
-        index = by_source if downstream else by_target
-        return sorted(edge for epc in epcs for edge in index.get(epc, ()))
-
-    return leaving
-
-
 def levels(found: Sequence[Edge], root: str, direction: Direction, max_depth: int) -> Trace:
-    """What :func:`trace` over ``in_memory(found)`` gives, for edges in sort order, in one
+    """What :func:`trace` over ``found`` gives (each level the edges leaving the last one,
+    sorted), for edges in sort order, in one
     breadth-first pass and one stable sort instead of a sort per level: an identifier's level
     is its shortest distance from ``root``, and level ``n``'s steps are the edges leaving
     level ``n - 1``, oldest first."""
@@ -216,7 +203,6 @@ __all__ = [
     "Step",
     "Trace",
     "edges_of",
-    "in_memory",
     "levels",
     "trace",
     "walk",
