@@ -8,7 +8,6 @@ own schema and drops it.
 import json
 import os
 from collections.abc import Iterator, Sequence
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from typer.testing import CliRunner
 
 from factoryos.apps.trace.epcis.capture import capture, to_row
 from factoryos.apps.trace.epcis.validate import validate_document
-from factoryos.apps.trace.genealogy import Direction, Reach, Trace, walk
+from factoryos.apps.trace.genealogy import Direction, Trace, walk_stored
 from factoryos.apps.trace.identifiers import parse_urn
 from factoryos.bench.errors import BenchError
 from factoryos.bench.trace import (
@@ -211,10 +210,6 @@ def two_catalogs(url: str, tmp_path: Path) -> Iterator[tuple[Catalog, Catalog]]:
     b.close()
 
 
-def _reach(store: EpcisEvents, tenant: int) -> Reach:
-    return partial(store.reachable, tenant)
-
-
 def _stored(catalog: Catalog, tenant: int) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """What the tenant's EPCIS tables hold, without the row ids the two paths assign."""
     with catalog._read() as s:
@@ -247,11 +242,13 @@ def test_the_bulk_path_stores_and_traces_what_capture_does(
     for rows in chunks(SupplyChain(PROBE_EVENTS), size=1500):
         EpcisBulk(by_bulk).load(tenant_b, rows, 0)
     assert _stored(by_capture, tenant_c) == _stored(by_bulk, tenant_b)
-    captured = _reach(EpcisEvents(by_capture), tenant_c)
-    bulk = _reach(EpcisEvents(by_bulk), tenant_b)
+    captured, bulk = EpcisEvents(by_capture), EpcisEvents(by_bulk)
     pallet, resin = chain.probe[0], chain.probe[-1]
     for root, direction in ((pallet, Direction.BACKWARD), (resin, Direction.FORWARD)):
-        assert _same_trace(walk(captured, root, direction, 10), walk(bulk, root, direction, 10))
+        assert _same_trace(
+            walk_stored(captured, tenant_c, root, direction, 10),
+            walk_stored(bulk, tenant_b, root, direction, 10),
+        )
 
 
 def test_a_generated_chain_is_traced_end_to_end(url: str) -> None:
@@ -261,13 +258,13 @@ def test_a_generated_chain_is_traced_end_to_end(url: str) -> None:
     chain = SupplyChain(SMALL)
     for rows in chunks(chain):
         EpcisBulk(catalog).load(tenant, rows, 0)
-    reach = _reach(EpcisEvents(catalog), tenant)
+    store = EpcisEvents(catalog)
     # pallet, case, unit, assembly, sub-assembly, coated, machined, blank, blend,
     # masterbatch, resin: each exactly one level further back
-    back = walk(reach, chain.probe[0], Direction.BACKWARD, 10)
+    back = walk_stored(store, tenant, chain.probe[0], Direction.BACKWARD, 10)
     for level, identifier in enumerate(chain.probe):
         assert back.depth[identifier] == level, identifier
-    forward = walk(reach, chain.probe[-1], Direction.FORWARD, 10)
+    forward = walk_stored(store, tenant, chain.probe[-1], Direction.FORWARD, 10)
     assert forward.depth[chain.probe[0]] == 10
     assert all(forward.depth[i] == 10 - level for level, i in enumerate(chain.probe))
     catalog.close()

@@ -43,11 +43,12 @@ def test_a_batch_is_stored_with_its_identifiers(store: tuple[int, Catalog]) -> N
     assert EpcisBulk(catalog).load(tenant, [event(n) for n in range(3)], 7) == 3
     events = EpcisEvents(catalog)
     assert events.count(tenant) == 3
-    upstream = events.reachable(tenant, "lot:1", False, 1, 10)
-    assert [(e.event_id, e.source, e.target) for e in upstream] == [
-        (event(0).event_id, "lot:0", "lot:1")
-    ]
-    assert [e.target for e in events.reachable(tenant, "lot:1", True, 1, 10)] == ["lot:2"]
+    with events.genealogy(tenant) as edges:
+        upstream = edges(["lot:1"], False, 10)
+        assert [(e.event_id, e.source, e.target) for e in upstream] == [
+            (event(0).event_id, "lot:0", "lot:1")
+        ]
+        assert [e.target for e in edges(["lot:1"], True, 10)] == ["lot:2"]
     assert events.bodies(tenant, "lot:0") == [event(0).body]  # text kept byte for byte
 
 
@@ -58,7 +59,8 @@ def test_bulk_and_capture_take_turns_without_clashing_ids(store: tuple[int, Cata
     assert events.capture(tenant, [event(n) for n in range(5, 8)], 0).written == 3
     bulk.load(tenant, [event(n) for n in range(8, 10)], 0)
     assert events.count(tenant) == 10
-    ids = [e.event_id for n in range(10) for e in events.reachable(tenant, f"lot:{n}", True, 1, 10)]
+    with events.genealogy(tenant) as edges:
+        ids = [e.event_id for n in range(10) for e in edges([f"lot:{n}"], True, 10)]
     assert ids == [event(n).event_id for n in range(10)]  # each event its own edges
 
 

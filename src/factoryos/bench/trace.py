@@ -31,7 +31,7 @@ Timing: after the load and ``VACUUM ANALYZE`` (PostgreSQL) or ``ANALYZE`` (SQLit
 database in service has had, ``traces`` backward traces from random pallets and ``traces``
 forward traces from random raw-material lots (received in the first ``RAW_SAMPLE_SHARE`` of
 the stream, so their material has been shipped), interleaved, each through the real
-``genealogy.trace`` over ``EpcisEvents.edges`` to ``depth`` levels, timed alone with
+``genealogy.walk_stored`` (as the API runs it) to ``depth`` levels, timed alone with
 ``time.perf_counter_ns``; ``WARMUP`` traces of each direction before them are not timed.
 """
 
@@ -45,7 +45,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import cache, partial
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +57,7 @@ from rich.table import Table
 from sqlalchemy.engine import URL, make_url
 
 from factoryos.apps.trace.epcis.capture import to_row
-from factoryos.apps.trace.genealogy import Direction, walk
+from factoryos.apps.trace.genealogy import Direction, walk_stored
 from factoryos.apps.trace.identifiers import EpcUrn, UrnKind
 from factoryos.bench.errors import BenchError
 from factoryos.bench.ingest import peak_rss_mb, progress_bar
@@ -549,13 +549,12 @@ def _measure(
 ) -> dict[Direction, list[_Run]]:
     """Backward and forward traces in turn; the first ``WARMUP`` of each are not kept."""
 
-    reach = partial(store.reachable, tenant)
     runs: dict[Direction, list[_Run]] = {Direction.BACKWARD: [], Direction.FORWARD: []}
     task = None if bar is None else bar.add_task("traces", total=len(back) + len(forth))
     for n, pair in enumerate(zip(back, forth, strict=True)):
         for direction, root in zip(runs, pair, strict=True):
             started = time.perf_counter_ns()
-            walked = walk(reach, root, direction, depth)
+            walked = walk_stored(store, tenant, root, direction, depth)
             elapsed = time.perf_counter_ns() - started
             found = len(walked.found())
             if not found:

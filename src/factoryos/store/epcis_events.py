@@ -3,8 +3,10 @@ per identifier an event names (with its role: epc, parent, child, input, output,
 quantity classes), one row per genealogy edge the event makes (upstream → downstream, as the
 trace app derived them), and the event itself as JSON text.
 
-The edges are what genealogy walks: one indexed lookup per level in either direction, the
-rows themselves the answer (no second pass over the events' other identifiers).
+The edges are what genealogy walks, one level per query in either direction
+(:meth:`EpcisEvents.genealogy`): runs of consecutive identifiers are read as index ranges
+(:mod:`factoryos.store.key_runs`), the rows themselves the answer (no second pass over the
+events' other identifiers).
 
 Capture is all or nothing: a batch is written in one transaction, and an event whose
 ``event_id`` the tenant already has is not written again (capture is idempotent on eventID).
@@ -12,10 +14,14 @@ The store knows nothing of EPCIS documents (the trace app sits above it): it tak
 app prepared.
 """
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import NamedTuple
+from functools import partial
+from typing import Any, NamedTuple
 
+import psycopg
 from sqlalchemy import (
     BigInteger,
     ForeignKey,
@@ -26,14 +32,14 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
-    literal,
     select,
 )
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import Mapped, mapped_column
 
-from factoryos.store.catalog import Base, Catalog, CatalogInputError
+from factoryos.store.catalog import Base, Catalog, CatalogError, CatalogInputError
 from factoryos.store.epcis_master import VocabularyElement, check_elements, put_elements
+from factoryos.store.key_runs import key_runs
 
 MAX_ID = 400  # characters of an eventID, EPC, location or vocabulary URI
 MAX_BATCH = 10_000  # events per capture
@@ -170,6 +176,10 @@ class Edge(NamedTuple):
     event_type: str
 
 
+EdgesLeaving = Callable[[Sequence[str], bool, int], list[Edge]]
+"""(identifiers, downstream, limit) → the edges leaving them: :meth:`EpcisEvents.genealogy`."""
+
+
 @dataclass(frozen=True, slots=True)
 class Sighting:
     """The latest event naming an identifier: where, when and in what state it was last
@@ -257,54 +267,22 @@ class EpcisEvents:
                 written += 1
             return Captured(written, tuple(duplicates), len(vocabulary))
 
-    def reachable(
-        self,
-        tenant_id: int,
-        root: str,
-        downstream: bool,
-        depth: int,
-        limit: int,
-        event_type: str | None = None,
-    ) -> list[Edge]:
-        """The genealogy edges on walks of at most ``depth`` steps from ``root``: downstream
-        (where it went) or upstream (what went into it); each edge once, oldest event first.
-        More than ``limit`` edge visits (an edge met at several depths counts at each) is a
-        :class:`CatalogInputError`: nothing is cut silently. ``event_type``: follow only the
-        edges of that kind of event (a container's contents: aggregations).
-
-        One recursive query: the database follows the edges itself, so a trace is one round
-        trip whatever its depth, and a wide level is not sent back as a parameter list."""
-        edges = EdgeRow.__table__
-        step = edges.alias("step")
-        near, far = ("source", "target") if downstream else ("target", "source")
-        carried = ("event_time_ns", "event_id", "source", "target", "event_type")
-        kinds = [] if event_type is None else [edges.c.event_type == event_type]
-        walk = (
-            select(*(edges.c[name] for name in carried), literal(1).label("depth"))
-            .where(edges.c.tenant_id == tenant_id, edges.c[near] == root, *kinds)
-            .cte("walk", recursive=True)
-        )
-        walk = walk.union(
-            select(*(step.c[name] for name in carried), walk.c.depth + 1).where(
-                step.c.tenant_id == tenant_id,
-                step.c[near] == walk.c[far],
-                walk.c.depth < depth,
-                *([] if event_type is None else [step.c.event_type == event_type]),
-            )
-        )
-        # duplicates (one edge at several depths) are dropped here: cheaper than DISTINCT
-        query = select(*(walk.c[name] for name in carried)).limit(limit + 1)
+    @contextmanager
+    def genealogy(self, tenant_id: int, event_type: str | None = None) -> Iterator[EdgesLeaving]:
+        """The tenant's genealogy edges as a function of (identifiers, downstream, limit):
+        the edges leaving ``identifiers`` downstream (where they went) or upstream (what went
+        into them), each once, oldest event first; more than ``limit`` of them, at least
+        ``limit + 1`` (a caller that gets more than it asked for knows it has not all).
+        ``event_type``: only the edges of that kind of event (a container's contents:
+        aggregations). All calls share one connection and transaction; call it level by level
+        while the block runs."""
         with self._catalog._read() as s:
             conn = s.connection()
             if self._postgres:
-                # compiling the plan costs more than running it (~10 ms a trace)
+                # compiling the plan costs more than running it
                 conn.exec_driver_sql("SET LOCAL jit = off")
-            rows = conn.execute(query).all()
-        if len(rows) > limit:
-            raise CatalogInputError(
-                f"trace of {root}: more than {limit} edges within {depth} steps"
-            )
-        return sorted(set(map(Edge._make, rows)))
+            read = partial(_read_ranges_pg if self._postgres else _read_ranges_sqlite, conn)
+            yield partial(_edges_leaving, read, tenant_id, event_type)
 
     def count(self, tenant_id: int) -> int:
         with self._catalog._read() as s:
@@ -386,3 +364,121 @@ __all__ = [
     "NewEvent",
     "Sighting",
 ]
+
+
+# -- genealogy edges leaving a level -----------------------------------------------------
+
+ROWS_PER_KEY = 4  # rows a run of identifiers may read per identifier before it is re-read
+_RUN_SLACK = 16
+_EDGE_COLUMNS = ("event_time_ns", "event_id", "source", "target", "event_type")
+KeyRange = tuple[str, str, int]  # lowest key, highest key, rows it may read
+RangeRow = tuple[Any, ...]  # (range's position, *Edge)
+ReadRanges = Callable[[int, str | None, str, Sequence[KeyRange], int], Sequence[RangeRow]]
+
+
+def _edges_leaving(
+    scan: ReadRanges,
+    tenant_id: int,
+    event_type: str | None,
+    identifiers: Sequence[str],
+    downstream: bool,
+    limit: int,
+) -> list[Edge]:
+    """The edges leaving ``identifiers``, their runs of consecutive identifiers read as index
+    ranges (:mod:`factoryos.store.key_runs`); a run that reads its cap is read again key by
+    key. Identifiers a range holds that are not asked for are dropped here."""
+    keys = sorted(set(identifiers))
+    near = "source" if downstream else "target"
+    spans = key_runs(keys)
+    ranges = [
+        (keys[span[0]], keys[span[-1]], limit + 1 if len(span) == 1 else _run_cap(len(span)))
+        for span in spans
+    ]
+    rows = scan(tenant_id, event_type, near, ranges, _bound(ranges, limit))
+    read = Counter(row[0] for row in rows)
+    full = {n for n, span in enumerate(spans) if len(span) > 1 and read[n] >= ranges[n][2]}
+    if full:
+        again = [(keys[at], keys[at], limit + 1) for n in sorted(full) for at in spans[n]]
+        rows = [row for row in rows if row[0] not in full]
+        rows += scan(tenant_id, event_type, near, again, limit + 1)
+    asked, at = set(keys), 3 if downstream else 4
+    return sorted(Edge._make(row[1:]) for row in rows if row[at] in asked)
+
+
+def _run_cap(keys: int) -> int:
+    return ROWS_PER_KEY * keys + _RUN_SLACK
+
+
+def _bound(ranges: Sequence[KeyRange], limit: int) -> int:
+    """Rows one read may return: the level's own ``limit + 1`` and every run's cap."""
+    return limit + 1 + sum(cap for low, high, cap in ranges if low != high)
+
+
+def _range_query(near: str, of_kind: bool) -> str:
+    only = " AND g.event_type = %(kind)s" if of_kind else ""
+    columns = ", ".join(f"g.{name}" for name in _EDGE_COLUMNS)
+    return (
+        f"SELECT r.n - 1, {columns}"
+        " FROM unnest(%(low)s::text[], %(high)s::text[], %(cap)s::integer[])"
+        " WITH ORDINALITY AS r(low, high, cap, n)"
+        f" CROSS JOIN LATERAL (SELECT {columns} FROM epcis_genealogy g"
+        f" WHERE g.tenant_id = %(tenant)s AND g.{near} >= r.low AND g.{near} <= r.high{only}"
+        " LIMIT r.cap) g LIMIT %(bound)s"
+    )
+
+
+_RANGE_QUERIES = {(near, kind): _range_query(near, kind) for near in ("source", "target")
+                  for kind in (False, True)}  # fmt: skip
+
+
+def _read_ranges_pg(
+    conn: Connection,
+    tenant_id: int,
+    event_type: str | None,
+    near: str,
+    ranges: Sequence[KeyRange],
+    bound: int,
+) -> Sequence[RangeRow]:
+    """One statement: each range an index range scan of its own (LATERAL), capped. On the
+    driver's own cursor: a wide level is ~10,000 rows, and the driver makes them tuples in C."""
+    low, high, cap = zip(*ranges, strict=True) if ranges else ((), (), ())
+    params = {"low": list(low), "high": list(high), "cap": list(cap), "tenant": tenant_id,
+              "kind": event_type, "bound": bound}  # fmt: skip
+    driver: psycopg.Connection[Any] = conn.connection.driver_connection  # type: ignore[assignment]
+    try:
+        with driver.cursor() as cursor:
+            cursor.execute(_RANGE_QUERIES[near, event_type is not None], params)
+            return cursor.fetchall()
+    except psycopg.DataError as exc:  # a NUL in an identifier: the caller's input
+        raise CatalogInputError(f"genealogy: cannot look up that identifier: {exc}") from exc
+    except psycopg.Error as exc:
+        raise CatalogError(f"genealogy: {exc}") from exc
+
+
+def _read_ranges_sqlite(
+    conn: Connection,
+    tenant_id: int,
+    event_type: str | None,
+    near: str,
+    ranges: Sequence[KeyRange],
+    bound: int,
+) -> Sequence[RangeRow]:
+    """Single keys in bounded ``IN`` lists, each run its own capped range query."""
+    edges = EdgeRow.__table__
+    column = edges.c[near]
+    query = select(*(edges.c[name] for name in _EDGE_COLUMNS)).where(
+        edges.c.tenant_id == tenant_id,
+        *([] if event_type is None else [edges.c.event_type == event_type]),
+    )
+    single = {low: n for n, (low, high, _) in enumerate(ranges) if low == high}
+    keys = list(single)
+    rows: list[RangeRow] = []
+    at = _EDGE_COLUMNS.index(near)
+    for start in range(0, len(keys), 500):  # bounded IN lists
+        chunk = query.where(column.in_(keys[start : start + 500])).limit(bound)
+        rows += [(single[row[at]], *row) for row in conn.execute(chunk)]
+    for n, (low, high, cap) in enumerate(ranges):
+        if low != high:
+            run = query.where(column >= low, column <= high).limit(cap)
+            rows += [(n, *row) for row in conn.execute(run)]
+    return rows

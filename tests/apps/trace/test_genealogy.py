@@ -3,20 +3,19 @@ transformations and aggregations, cycles and unpacking, the depth limit — on a
 graph without a database, then over events captured in SQLite and the real PostgreSQL."""
 
 import gc
-import random
-from collections.abc import Iterator
-from functools import partial
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
 
+from factoryos.apps.trace import genealogy
 from factoryos.apps.trace.epcis.capture import capture
 from factoryos.apps.trace.errors import GenealogyError
-from factoryos.apps.trace.genealogy import Direction, edges_of, levels, trace, walk
+from factoryos.apps.trace.genealogy import Direction, edges_of, trace, walk, walk_stored
 from factoryos.store.catalog import Catalog, CatalogInputError
 from factoryos.store.epcis_events import Edge, EpcisEvents
 from store.test_migrations import pg_url, sqlite_url
-from support.genealogy import EventSpec, fake_edges, in_memory
+from support.genealogy import EventSpec, fake_edges
 
 __all__ = ["pg_url", "sqlite_url"]
 
@@ -80,47 +79,37 @@ def test_cycles_end_and_the_depth_limit_is_reported() -> None:
         trace(fake_edges(EVENTS), "x", Direction.FORWARD, max_depth=0)
 
 
-def _random_graph(rng: random.Random) -> list[Edge]:
-    """Edges among 30 identifiers with shortcuts, diamonds and cycles, several per event."""
-    nodes = [f"n{i}" for i in range(30)]
-    edges = {
-        Edge(rng.randrange(50), f"e{rng.randrange(40)}", a, b, "TransformationEvent")
-        for a, b in (rng.sample(nodes, 2) for _ in range(rng.randrange(1, 90)))
-    }
-    return sorted(edges)
+def test_a_trace_past_its_edge_limit_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[int] = []
 
+    def edges(epcs: Sequence[str], downstream: bool, limit: int) -> list[Edge]:
+        asked.append(limit)
+        return fake_edges(EVENTS)(epcs, downstream, limit)
 
-@pytest.mark.parametrize("seed", range(40))
-def test_levels_in_one_pass_equal_the_level_by_level_trace(seed: int) -> None:
-    rng = random.Random(seed)
-    found = _random_graph(rng)
-    for direction in Direction:
-        for depth in (1, 2, 3, 10):
-            root = f"n{rng.randrange(30)}"
-            fast = levels(found, root, direction, depth)
-            slow = trace(in_memory(found), root, direction, depth)
-            assert (fast.depth, fast.steps, fast.truncated) == (
-                slow.depth, slow.steps, slow.truncated
-            ), (seed, direction, depth, root)  # fmt: skip
+    monkeypatch.setattr(genealogy, "MAX_EDGES", 3)
+    with pytest.raises(GenealogyError, match="lot:flour: more than 3 edges within 10 steps"):
+        trace(edges, "lot:flour", Direction.FORWARD, max_depth=10)
+    assert asked == [3, 2, 0]  # each level may bring what the walk has left: 1 + 2 + 2 > 3
+    assert len(trace(edges, "cake:1", Direction.BACKWARD).steps) == 3  # at the limit: whole
 
 
 def test_a_walk_pauses_the_collector_and_restores_it() -> None:
     seen: list[bool] = []
 
-    def reach(root: str, downstream: bool, depth: int, limit: int) -> list[Edge]:
+    def edges(epcs: Sequence[str], downstream: bool, limit: int) -> list[Edge]:
         seen.append(gc.isenabled())
-        if root == "bad":
+        if "bad" in epcs:
             raise CatalogInputError("too wide")
-        return [Edge(1, "e", "a", "b", "TransformationEvent")]
+        return [Edge(1, "e", "a", "b", "TransformationEvent")] if "a" in epcs else []
 
     assert gc.isenabled()
-    assert walk(reach, "a", Direction.FORWARD).found() == ["b"]
-    with pytest.raises(GenealogyError, match="too wide"):
-        walk(reach, "bad", Direction.FORWARD)
-    assert seen == [False, False] and gc.isenabled()  # paused inside, back on after, even on error
+    assert walk(edges, "a", Direction.FORWARD).found() == ["b"]
+    with pytest.raises(CatalogInputError, match="too wide"):
+        walk(edges, "bad", Direction.FORWARD)
+    assert seen == [False, False, False] and gc.isenabled()  # off inside, on after, even on error
     gc.disable()
     try:
-        walk(reach, "a", Direction.FORWARD)
+        walk(edges, "a", Direction.FORWARD)
         assert not gc.isenabled()  # whoever turned it off keeps it off
     finally:
         gc.enable()
@@ -166,12 +155,12 @@ def test_a_depth_ten_chain_over_stored_events(events: tuple[int, EpcisEvents]) -
     tenant, store = events
     capture(store, tenant, _document([_step(n) for n in range(12)]), 0)
 
-    reach = partial(store.reachable, tenant)
     last = "urn:epc:class:lgtin:4012345.012345.L12"
-    back = walk(reach, last, Direction.BACKWARD, max_depth=10)
+    back = walk_stored(store, tenant, last, Direction.BACKWARD, max_depth=10)
     assert back.found(10) == ["urn:epc:class:lgtin:4012345.012345.L2"] and back.truncated
-    whole = walk(reach, last, Direction.BACKWARD)
+    whole = walk_stored(store, tenant, last, Direction.BACKWARD)
     assert len(whole.found()) == 12 and not whole.truncated
-    forward = walk(reach, "urn:epc:class:lgtin:4012345.012345.L0", Direction.FORWARD)
+    first = "urn:epc:class:lgtin:4012345.012345.L0"
+    forward = walk_stored(store, tenant, first, Direction.FORWARD)
     assert forward.found(12) == [last]
     assert [s.event_id for s in forward.steps] == [_step(n)["eventID"] for n in range(12)]

@@ -7,13 +7,12 @@ samples → events) is exercised through the platform as ``factoryos demo`` runs
 import asyncio
 import json
 from collections.abc import Iterator, Sequence
-from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from factoryos.apps.trace.genealogy import Direction, walk
+from factoryos.apps.trace.genealogy import Direction, walk_stored
 from factoryos.apps.trace.production import TraceProcessor, load_section, plans
 from factoryos.apps.trace.production.config import LinePlan
 from factoryos.apps.trace.recall import Kind, kind_of, recall_scope
@@ -111,13 +110,12 @@ async def test_the_demo_plant_emits_a_genealogy_from_its_counters(catalog: Catal
     assert len(shipped) == sum(m.shipments for m in made.values())
 
     case = shipped[0]["epcList"][0]  # housings ship first: their lot is smaller
-    reach = partial(store.reachable, tenant)
-    back = walk(reach, case, Direction.BACKWARD)
+    back = walk_stored(store, tenant, case, Direction.BACKWARD)
     assert {kind_of(e) for e in back.found(1)} == {Kind.UNIT}
     assert {kind_of(e) for e in back.found(2)} == {Kind.LOT}  # the product lot
     assert HOUSING_MATERIAL in back.found(3)  # the bar stock of the first eight hours
 
-    forward = walk(reach, HOUSING_MATERIAL, Direction.FORWARD)
+    forward = walk_stored(store, tenant, HOUSING_MATERIAL, Direction.FORWARD)
     reached = set(forward.found())
     assert case in reached
     assert {kind_of(e) for e in reached} == {Kind.LOT, Kind.UNIT, Kind.CONTAINER}

@@ -11,7 +11,6 @@ EPCISQueryDocument as the body.
 """
 
 import time
-from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
@@ -30,7 +29,7 @@ from factoryos.apps.trace.epcis.query_params import (
 )
 from factoryos.apps.trace.epcis.validate import EpcisDocumentError, parse_document
 from factoryos.apps.trace.epcis.xml import parse_xml_document
-from factoryos.apps.trace.genealogy import Direction, walk
+from factoryos.apps.trace.genealogy import Direction, walk_stored
 from factoryos.apps.trace.recall import recall_scope, to_json
 from factoryos.store.epcis_events import EpcisEvents
 from factoryos.store.epcis_query import EpcisQueries
@@ -214,8 +213,10 @@ async def genealogy(
     depth: Annotated[int, Query(ge=1, le=100, description="Levels to follow.")] = 10,
 ) -> TraceOut:
     """The genealogy of an identifier through transformations and aggregations."""
-    reach = partial(EpcisEvents(services.catalog).reachable, principal.tenant_id)
-    found = await run_in_threadpool(walk, reach, identifier, Direction(direction), depth)
+    found = await run_in_threadpool(
+        walk_stored, EpcisEvents(services.catalog), principal.tenant_id, identifier,
+        Direction(direction), depth,
+    )  # fmt: skip
     steps = [
         StepOut(source=s.source, target=s.target, event_id=s.event_id,
                 event_type=s.event_type, event_time=iso(s.event_time_ns))

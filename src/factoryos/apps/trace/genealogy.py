@@ -12,27 +12,24 @@ the event at capture):
 
 The walk goes level by level, never visits an identifier twice (cycles end), and stops at
 ``max_depth``. The logic is pure: it takes a function that gives the edges leaving a set of
-identifiers, so it is tested without a database. Against the store, :func:`walk` fetches every
-edge within ``max_depth`` steps in one query and works out the same levels in one pass
-(:func:`levels`).
+identifiers, so it is tested without a database; against the store that function is
+:meth:`EpcisEvents.genealogy`, which reads a wide level's runs of consecutive serials or lots
+as index ranges (one query per level).
 """
 
 import gc
 import threading
-from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
-from operator import itemgetter
 
 from factoryos.apps.trace.errors import GenealogyError
-from factoryos.store.catalog import CatalogInputError
-from factoryos.store.epcis_events import Edge
+from factoryos.store.epcis_events import Edge, EpcisEvents
 
 MAX_DEPTH = 100
 MAX_NODES = 1_000_000  # a trace this wide is a modelling error, not a recall
-MAX_EDGES = 2 * MAX_NODES  # edge visits one walk may fetch from the store
+MAX_EDGES = 2 * MAX_NODES  # edges one walk may fetch from the store
 
 
 class Direction(StrEnum):
@@ -79,12 +76,9 @@ class Trace:
         return [e for e, d in self.depth.items() if d > 0 and (level is None or d == level)]
 
 
-Edges = Callable[[Sequence[str], bool], list[Edge]]
-"""The edges leaving identifiers: downstream (``True``) or upstream; oldest event first."""
-
-Reach = Callable[[str, bool, int, int], list[Edge]]
-"""(root, downstream, depth, limit) → the edges within ``depth`` steps of ``root``, a
-:class:`CatalogInputError` beyond ``limit``: :meth:`EpcisEvents.reachable` for one tenant."""
+Edges = Callable[[Sequence[str], bool, int], list[Edge]]
+"""(identifiers, downstream, limit) → the edges leaving them downstream (``True``) or
+upstream, oldest event first; when more than ``limit`` leave, at least ``limit + 1`` of them."""
 
 
 def _steps(found: list[Edge], direction: Direction) -> list[Step]:
@@ -104,7 +98,13 @@ def trace(edges: Edges, root: str, direction: Direction, max_depth: int = MAX_DE
     result = Trace(root, direction, {root: 0})
     frontier = {root}
     for level in range(1, max_depth + 1):
-        steps = _steps(edges(sorted(frontier), direction is Direction.FORWARD), direction)
+        budget = MAX_EDGES - len(result.steps)
+        found = edges(sorted(frontier), direction is Direction.FORWARD, budget)
+        if len(found) > budget:
+            raise GenealogyError(
+                f"trace of {root}: more than {MAX_EDGES} edges within {max_depth} steps"
+            )
+        steps = _steps(found, direction)
         result.steps += steps
         frontier = {s.target for s in steps if s.target not in result.depth}
         for epc in frontier:
@@ -114,40 +114,6 @@ def trace(edges: Edges, root: str, direction: Direction, max_depth: int = MAX_DE
         if len(result.depth) > MAX_NODES:
             raise GenealogyError(f"trace of {root}: more than {MAX_NODES} identifiers")
     result.truncated = True
-    return result
-
-
-def levels(found: Sequence[Edge], root: str, direction: Direction, max_depth: int) -> Trace:
-    """What :func:`trace` over ``found`` gives (each level the edges leaving the last one,
-    sorted), for edges in sort order, in one
-    breadth-first pass and one stable sort instead of a sort per level: an identifier's level
-    is its shortest distance from ``root``, and level ``n``'s steps are the edges leaving
-    level ``n - 1``, oldest first."""
-    _check_depth(max_depth)
-    forward = direction is Direction.FORWARD
-    onward: defaultdict[str, list[str]] = defaultdict(list)
-    for edge in found:
-        near, far = (edge.source, edge.target) if forward else (edge.target, edge.source)
-        onward[near].append(far)
-    depth = {root: 0}
-    frontier = [root]
-    for level in range(1, max_depth + 1):
-        reached = []
-        for near in frontier:
-            for far in onward.get(near, ()):
-                if far not in depth:
-                    depth[far] = level
-                    reached.append(far)
-        if len(depth) > MAX_NODES:
-            raise GenealogyError(f"trace of {root}: more than {MAX_NODES} identifiers")
-        if not reached:
-            break
-        frontier = reached
-    near_of = itemgetter(2 if forward else 3)
-    leaving = [(depth[n], e) for e in found if depth.get(n := near_of(e), max_depth) < max_depth]
-    leaving.sort(key=itemgetter(0))  # stable: each level keeps the edges' own order
-    result = Trace(root, direction, depth, _steps([e for _, e in leaving], direction))
-    result.truncated = max(depth.values()) == max_depth
     return result
 
 
@@ -185,25 +151,33 @@ class _CollectorPause:
 _collector_paused = _CollectorPause()
 
 
-def walk(reach: Reach, root: str, direction: Direction, max_depth: int = MAX_DEPTH) -> Trace:
-    """The trace of ``root`` over the edges within ``max_depth`` steps, fetched in one call."""
-    _check_depth(max_depth)
+def walk(edges: Edges, root: str, direction: Direction, max_depth: int = MAX_DEPTH) -> Trace:
+    """:func:`trace` with the collector paused: for the store's edges."""
     with _collector_paused():
-        try:
-            near = reach(root, direction is Direction.FORWARD, max_depth, MAX_EDGES)
-        except CatalogInputError as exc:
-            raise GenealogyError(str(exc)) from exc
-        return levels(near, root, direction, max_depth)
+        return trace(edges, root, direction, max_depth)
+
+
+def walk_stored(
+    store: EpcisEvents,
+    tenant_id: int,
+    root: str,
+    direction: Direction,
+    max_depth: int = MAX_DEPTH,
+    event_type: str | None = None,
+) -> Trace:
+    """The trace of ``root`` over the tenant's stored edges (only ``event_type``'s, if given:
+    a container's contents are its aggregations)."""
+    with store.genealogy(tenant_id, event_type) as edges:
+        return walk(edges, root, direction, max_depth)
 
 
 __all__ = [
     "Direction",
     "Edges",
-    "Reach",
     "Step",
     "Trace",
     "edges_of",
-    "levels",
     "trace",
     "walk",
+    "walk_stored",
 ]

@@ -24,11 +24,10 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from functools import partial
 from typing import Any
 
 from factoryos.apps.trace.errors import IdentifierError
-from factoryos.apps.trace.genealogy import MAX_DEPTH, Direction, Trace, walk
+from factoryos.apps.trace.genealogy import MAX_DEPTH, Direction, Trace, walk_stored
 from factoryos.apps.trace.identifiers import parse_digital_link
 from factoryos.apps.trace.production.events import event_time
 from factoryos.store.epcis_events import EpcisEvents, Sighting
@@ -314,12 +313,12 @@ def recall_scope(
 ) -> RecallScope:
     """The recall scope of ``identifier`` from the tenant's stored events."""
 
-    reach = partial(store.reachable, tenant_id)
-    forward = walk(reach, identifier, Direction.FORWARD, max_depth)
+    forward = walk_stored(store, tenant_id, identifier, Direction.FORWARD, max_depth)
     contents = None
     if kind_of(identifier) is Kind.CONTAINER:
-        packed = partial(store.reachable, tenant_id, event_type="AggregationEvent")
-        contents = walk(packed, identifier, Direction.BACKWARD, max_depth)
+        contents = walk_stored(
+            store, tenant_id, identifier, Direction.BACKWARD, max_depth, "AggregationEvent"
+        )
     sightings = store.latest(tenant_id, affected(identifier, forward, contents))
     return assemble(identifier, forward, contents, sightings)
 
