@@ -1,7 +1,7 @@
 """A stand-in for the store's genealogy edges, for walks tested without a database."""
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from factoryos.apps.trace.genealogy import Edges, edges_of
 from factoryos.store.epcis_events import Edge
@@ -17,7 +17,7 @@ def fake_edges(events: Sequence[EventSpec]) -> Edges:
         for up, down in edges_of(kind, action, ids)
     ]
 
-    def edges(epcs: Sequence[str], downstream: bool, limit: int) -> list[Edge]:
+    def edges(epcs: Collection[str], downstream: bool, limit: int) -> list[Edge]:
         return [e for e in every if (e.source if downstream else e.target) in epcs]
 
     return edges
@@ -31,7 +31,7 @@ def in_memory(edges: Sequence[Edge]) -> Edges:
         by_source[edge.source].append(edge)
         by_target[edge.target].append(edge)
 
-    def leaving(epcs: Sequence[str], downstream: bool, limit: int) -> list[Edge]:
+    def leaving(epcs: Collection[str], downstream: bool, limit: int) -> list[Edge]:
         index = by_source if downstream else by_target
         return sorted(edge for epc in epcs for edge in index.get(epc, ()))
 

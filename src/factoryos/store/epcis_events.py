@@ -15,7 +15,7 @@ app prepared.
 """
 
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -176,7 +176,7 @@ class Edge(NamedTuple):
     event_type: str
 
 
-EdgesLeaving = Callable[[Sequence[str], bool, int], list[Edge]]
+EdgesLeaving = Callable[[Collection[str], bool, int], list[Edge]]
 """(identifiers, downstream, limit) → the edges leaving them: :meth:`EpcisEvents.genealogy`."""
 
 
@@ -380,7 +380,7 @@ def _edges_leaving(
     scan: ReadRanges,
     tenant_id: int,
     event_type: str | None,
-    identifiers: Sequence[str],
+    identifiers: Collection[str],
     downstream: bool,
     limit: int,
 ) -> list[Edge]:

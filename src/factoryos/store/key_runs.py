@@ -18,21 +18,6 @@ from collections.abc import Sequence
 _DIGITS = "0123456789"
 
 
-def _stem_and_number(key: str) -> tuple[str, int, int] | None:
-    """(the key without its trailing digits, how many there are, their value), or None."""
-    stem = key.rstrip(_DIGITS)
-    digits = len(key) - len(stem)
-    return (stem, digits, int(key[len(stem) :])) if digits else None
-
-
-def _follows(previous: tuple[str, int, int] | None, key: tuple[str, int, int] | None,
-             max_gap: int) -> bool:  # fmt: skip
-    if previous is None or key is None:
-        return False
-    same_kind = previous[:2] == key[:2]  # same stem, same number of digits
-    return same_kind and 0 < key[2] - previous[2] <= max_gap
-
-
 def key_runs(keys: Sequence[str], min_run: int = 8, max_gap: int = 2) -> list[range]:
     """Split sorted, distinct ``keys`` into spans of positions: each span of two or more is
     a run (same stem and digit count, each number at most ``max_gap`` above the one before,
@@ -41,13 +26,17 @@ def key_runs(keys: Sequence[str], min_run: int = 8, max_gap: int = 2) -> list[ra
     if min_run < 2 or max_gap < 1:
         raise ValueError(f"key_runs: min_run {min_run} < 2 or max_gap {max_gap} < 1")
     spans: list[range] = []
-    start, previous = 0, None
-    for at, key in enumerate(keys):
-        parsed = _stem_and_number(key)
-        if at and not _follows(previous, parsed, max_gap):
+    start, last_stem, last_width, last_number = 0, "", 0, 0
+    for at, key in enumerate(keys):  # inline, no call per key: a wide level has ~10,000
+        stem = key.rstrip(_DIGITS)
+        width = len(key) - len(stem)
+        number = int(key[len(stem) :]) if width else 0
+        step = number - last_number
+        follows = width == last_width and stem == last_stem and 1 <= step <= max_gap
+        if at and not (width and follows):
             spans += _split(start, at, min_run)
             start = at
-        previous = parsed
+        last_stem, last_width, last_number = stem, width, number
     if keys:
         spans += _split(start, len(keys), min_run)
     return spans

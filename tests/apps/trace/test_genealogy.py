@@ -3,7 +3,7 @@ transformations and aggregations, cycles and unpacking, the depth limit — on a
 graph without a database, then over events captured in SQLite and the real PostgreSQL."""
 
 import gc
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator
 from typing import Any
 
 import pytest
@@ -82,7 +82,7 @@ def test_cycles_end_and_the_depth_limit_is_reported() -> None:
 def test_a_trace_past_its_edge_limit_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     asked: list[int] = []
 
-    def edges(epcs: Sequence[str], downstream: bool, limit: int) -> list[Edge]:
+    def edges(epcs: Collection[str], downstream: bool, limit: int) -> list[Edge]:
         asked.append(limit)
         return fake_edges(EVENTS)(epcs, downstream, limit)
 
@@ -96,7 +96,7 @@ def test_a_trace_past_its_edge_limit_is_refused(monkeypatch: pytest.MonkeyPatch)
 def test_a_walk_pauses_the_collector_and_restores_it() -> None:
     seen: list[bool] = []
 
-    def edges(epcs: Sequence[str], downstream: bool, limit: int) -> list[Edge]:
+    def edges(epcs: Collection[str], downstream: bool, limit: int) -> list[Edge]:
         seen.append(gc.isenabled())
         if "bad" in epcs:
             raise CatalogInputError("too wide")

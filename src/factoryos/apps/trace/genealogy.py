@@ -19,7 +19,7 @@ as index ranges (one query per level).
 
 import gc
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -76,7 +76,7 @@ class Trace:
         return [e for e, d in self.depth.items() if d > 0 and (level is None or d == level)]
 
 
-Edges = Callable[[Sequence[str], bool, int], list[Edge]]
+Edges = Callable[[Collection[str], bool, int], list[Edge]]
 """(identifiers, downstream, limit) → the edges leaving them downstream (``True``) or
 upstream, oldest event first; when more than ``limit`` leave, at least ``limit + 1`` of them."""
 
@@ -99,7 +99,7 @@ def trace(edges: Edges, root: str, direction: Direction, max_depth: int = MAX_DE
     frontier = {root}
     for level in range(1, max_depth + 1):
         budget = MAX_EDGES - len(result.steps)
-        found = edges(sorted(frontier), direction is Direction.FORWARD, budget)
+        found = edges(frontier, direction is Direction.FORWARD, budget)
         if len(found) > budget:
             raise GenealogyError(
                 f"trace of {root}: more than {MAX_EDGES} edges within {max_depth} steps"
