@@ -77,15 +77,45 @@ def test_samples_out_of_order_are_refused() -> None:
         counter_increase(PLAIN, [(2, 1.0), (2, 3.0)])
 
 
+HOUR = 3_600_000_000_000
+AFTER_OUTAGES = CounterSpec("c", modulus=2**16, max_step=100, max_rate=600.0)
+
+
+def test_after_an_outage_the_counter_may_rise_by_what_the_machine_could_make() -> None:
+    # 5 h without samples: 100 + 600/h × 5 h = 3,100 parts allowed; 1,000 → 3,900 = 2,900
+    assert counter_increase(AFTER_OUTAGES, [(0, 1_000), (5 * HOUR, 3_900)]) == 2_900
+    # within an hour only 700: 1,000 → 1,800 is a glitch, not production
+    with pytest.raises(CounterError, match="jump 1000 → 1800 exceeds the 700 parts max_step"):
+        counter_increase(AFTER_OUTAGES, [(0, 1_000), (HOUR, 1_800)])
+    # fixed max_step alone refuses the 5-h rise (the behaviour without max_rate)
+    with pytest.raises(CounterError, match="exceeds max_step 100"):
+        counter_increase(CounterSpec("c", max_step=100), [(0, 1_000), (5 * HOUR, 3_900)])
+
+
+def test_a_rollover_during_an_outage_is_counted_not_taken_for_a_reset() -> None:
+    # 3 h: limit 100 + 1,800 = 1,900; 65,000 → 1,000 wraps: 1,000 + 65,536 − 65,000 = 1,536
+    assert counter_increase(AFTER_OUTAGES, [(0, 65_000), (3 * HOUR, 1_000)]) == 1_536
+    # with max_step alone the same drop reads as a reset (1,000 parts, 536 lost)
+    assert counter_increase(U16, [(0, 65_000), (3 * HOUR, 1_000)]) == 1_000
+
+
+def test_a_silence_long_enough_for_a_whole_round_unseen_is_refused() -> None:
+    # 110 h at 600/h: 66,100 ≥ 65,536, the counter may have wrapped without a trace
+    with pytest.raises(CounterError, match=r"396000 s since the last sample.*whole round"):
+        counter_increase(AFTER_OUTAGES, [(0, 1_000), (110 * HOUR, 2_000)])
+    assert counter_increase(AFTER_OUTAGES, [(0, 1_000), (100 * HOUR, 2_000)]) == 1_000
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [
+        {"max_rate": 0.0},
         {"modulus": 2**16},  # no max_step: rollover and reset cannot be told apart
         {"modulus": 2**16, "max_step": 2**16},
         {"modulus": 1, "max_step": 1},
         {"max_step": 0},
     ],
 )
-def test_an_inconsistent_spec_is_refused(kwargs: dict[str, int]) -> None:
+def test_an_inconsistent_spec_is_refused(kwargs: dict[str, float]) -> None:
     with pytest.raises(CounterError, match="'c'"):
         CounterSpec("c", **kwargs)  # type: ignore[arg-type]

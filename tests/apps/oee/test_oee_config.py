@@ -34,6 +34,17 @@ def test_a_good_section_loads() -> None:
     assert load_section(parse_apps_file("", "apps.yaml"), load_demo_site()) is None
 
 
+def test_a_counter_reads_its_max_rate_from_the_section() -> None:
+    text = GOOD.replace("scrap: scrap_count}", "scrap: scrap_count, modulus: 65536, max_rate: 60}")
+    section = load_section(parse_apps_file(text, "apps.yaml"), load_demo_site())
+    assert section is not None
+    counters = section.equipment[CNC].counters
+    assert counters is not None
+    spec = counters.spec("cycle_count")
+    assert (spec.modulus, spec.max_step, spec.max_rate) == (65536, None, 60.0)
+    assert spec.limit(2 * 3_600_000_000_000) == 120.0  # two hours at 60 parts an hour
+
+
 @pytest.mark.parametrize(
     ("old", "new", "message"),
     [
@@ -46,6 +57,9 @@ def test_a_good_section_loads() -> None:
         ("state_tag: state", f"state_tag: state\n      derive: {DERIVE}",
          "exactly one of state_tag and derive"),
         ("scrap: scrap_count", "max_step: 5, modulus: 65536", "good or a scrap counter"),
+        ("scrap: scrap_count", "scrap: scrap_count, max_rate: 0", r"apps.yaml:\d+: .*max_rate"),
+        ("scrap: scrap_count", "scrap: scrap_count, modulus: 65536",
+         "a wrapping counter needs max_step < modulus or a max_rate"),
     ],
 )  # fmt: skip
 def test_problems_name_line_and_field(old: str, new: str, message: str) -> None:

@@ -79,13 +79,18 @@ class CountersSpec(_Section):
     scrap: TagName | None = None
     modulus: int | None = Field(default=None, ge=2, le=2**64)
     max_step: int | None = Field(default=None, ge=1)
+    max_rate: float | None = Field(default=None, gt=0, description="Parts per hour at most.")
 
     @model_validator(mode="after")
     def _valid(self) -> Self:
         if self.good is None and self.scrap is None:
             raise ValueError("give a good or a scrap counter besides produced")
-        CounterSpec(self.produced, self.modulus, self.max_step)  # same checks, same message
+        self.spec(self.produced)  # same checks, same message
         return self
+
+    def spec(self, tag: str) -> CounterSpec:
+        """How to read the counter ``tag`` of this machine."""
+        return CounterSpec(tag, self.modulus, self.max_step, max_rate=self.max_rate)
 
 
 class ProductSpec(_Section):

@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from factoryos.apps.oee.attribution import Attribution, ReasonTag, attribute
 from factoryos.apps.oee.config import EquipmentSpec
-from factoryos.apps.oee.counters import CounterSpec, counter_increase
+from factoryos.apps.oee.counters import counter_increase
 from factoryos.apps.oee.errors import CounterError, InvalidInputError
 from factoryos.apps.oee.kpi import KpiReport, ProductOutput, report
 from factoryos.apps.oee.losses import SixBigLosses, six_big_losses
@@ -197,8 +197,7 @@ def _count(spec: EquipmentSpec, tag: str, series: Series, a: int, b: int) -> int
     samples += list(zip(good.ts[inside].tolist(), good.values[inside].tolist(), strict=True))
     if not samples:
         return None
-    c = spec.counters
-    return counter_increase(CounterSpec(tag, c.modulus, c.max_step), samples)
+    return counter_increase(spec.counters.spec(tag), samples)
 
 
 @dataclass(frozen=True, slots=True)
