@@ -19,13 +19,13 @@ as index ranges (one query per level).
 
 import gc
 import threading
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from factoryos.apps.trace.errors import GenealogyError
-from factoryos.store.epcis_events import Edge, EpcisEvents
+from factoryos.store.epcis_events import Edge, EdgesLeaving, EpcisEvents
 
 MAX_DEPTH = 100
 MAX_NODES = 1_000_000  # a trace this wide is a modelling error, not a recall
@@ -76,9 +76,10 @@ class Trace:
         return [e for e, d in self.depth.items() if d > 0 and (level is None or d == level)]
 
 
-Edges = Callable[[Collection[str], bool, int], list[Edge]]
+Edges = EdgesLeaving
 """(identifiers, downstream, limit) → the edges leaving them downstream (``True``) or
-upstream, oldest event first; when more than ``limit`` leave, at least ``limit + 1`` of them."""
+upstream, oldest event first; when more than ``limit`` leave, at least ``limit + 1`` of them
+(the store's :meth:`EpcisEvents.genealogy`, or a stand-in in tests)."""
 
 
 def _steps(found: list[Edge], direction: Direction) -> list[Step]:
