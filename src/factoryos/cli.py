@@ -623,13 +623,22 @@ def bench_trace(
     traces: Annotated[int, typer.Option(help="Timed traces in each direction.", min=1)] = 200,
     depth: Annotated[int, typer.Option(help="Levels each trace follows.", min=1, max=100)] = 10,
     seed: Annotated[int, typer.Option(help="Seed of the generated supply chain.")] = 20260101,
+    reindex: Annotated[
+        bool,
+        typer.Option(
+            help="Rebuild the genealogy indexes after the load (`factoryos trace reindex`, as "
+            "advised after a large import); --no-reindex times them as loaded."
+        ),
+    ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Genealogy latency p50/p99: backward traces from pallets and forward traces from raw
     material lots, through aggregations and transformations, over a generated repository."""
     from factoryos.bench.trace import format_trace_table, run_trace_bench
 
-    result = run_trace_bench(events, catalog_url, traces, depth, seed=seed, progress=not as_json)
+    result = run_trace_bench(
+        events, catalog_url, traces, depth, seed=seed, reindex=reindex, progress=not as_json
+    )
     _emit(result, as_json, format_trace_table)
 
 

@@ -49,6 +49,7 @@ FIGURES = {
 KEYS = FIGURES | {
     "p99_ms", "p50_ms", "traces", "warmup", "depth", "events", "epc_rows", "edge_share", "mix",
     "load_s", "events_per_s", "generate_s", "analyze_s", "db_mb", "backend", "peak_rss_mb",
+    "reindexed", "reindex_s", "genealogy_index_mb_before", "genealogy_index_mb",
 }  # fmt: skip
 
 
@@ -61,8 +62,13 @@ def bench_schemas() -> set[str]:
     return {row[0] for row in rows}
 
 
-def check_result(result: dict[str, Any], backend: str) -> None:
+def check_result(result: dict[str, Any], backend: str, reindexed: bool = True) -> None:
     assert set(result) == KEYS
+    assert result["reindexed"] is reindexed and (result["reindex_s"] > 0) is reindexed
+    if reindexed:  # edges loaded in time order leave the indexes loosely packed
+        assert 0 < result["genealogy_index_mb"] < result["genealogy_index_mb_before"]
+    else:
+        assert result["genealogy_index_mb"] is None
     assert result["backend"] == backend and result["events"] == SMALL
     assert result["p99_ms"] == max(result["backward_p99_ms"], result["forward_p99_ms"])
     for direction in ("backward", "forward"):
@@ -73,11 +79,15 @@ def check_result(result: dict[str, Any], backend: str) -> None:
     assert sum(result["mix"].values()) == SMALL
     assert 0.3 < result["edge_share"] < 0.7
     assert result["epc_rows"] > SMALL and result["load_s"] > 0 and result["db_mb"] > 0
-    assert format_trace_table(result).row_count == 3
+    assert format_trace_table(result).row_count == (4 if reindexed else 3)
 
 
 def test_a_small_sqlite_run_reports_every_figure() -> None:
     check_result(run_trace_bench(SMALL, None, traces=5), "sqlite")
+
+
+def test_the_indexes_can_be_timed_as_loaded() -> None:
+    check_result(run_trace_bench(SMALL, None, traces=2, reindex=False), "sqlite", reindexed=False)
 
 
 def test_a_small_postgres_run_reports_every_figure_and_drops_its_schema() -> None:
@@ -94,10 +104,12 @@ def test_a_given_sqlite_file_is_made_and_removed(tmp_path: Path) -> None:
 
 def test_the_command_prints_one_json_object() -> None:
     out = CliRunner().invoke(
-        app, ["bench", "trace", "--events", str(MIN_EVENTS), "--traces", "2", "--json"]
-    )
+        app, ["bench", "trace", "--events", str(MIN_EVENTS), "--traces", "2", "--no-reindex",
+              "--json"]
+    )  # fmt: skip
     assert out.exit_code == 0, out.output
-    assert json.loads(out.stdout)["backend"] == "sqlite"
+    printed = json.loads(out.stdout)
+    assert printed["backend"] == "sqlite" and printed["reindexed"] is False
 
 
 @pytest.mark.parametrize(

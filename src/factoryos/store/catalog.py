@@ -33,7 +33,7 @@ from sqlalchemy import (
     event,
     select,
 )
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DataError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import StaticPool
@@ -367,6 +367,16 @@ class Catalog:
                 yield s
         except DataError as exc:
             raise _refused_value(exc) from exc
+        except SQLAlchemyError as exc:
+            raise CatalogError(f"catalog {self._engine.url!r}: {exc}") from exc
+
+    @contextmanager
+    def _autocommit(self) -> Iterator[Connection]:
+        """A connection outside any transaction, for the statements PostgreSQL refuses inside
+        one (``REINDEX … CONCURRENTLY``)."""
+        try:
+            with self._engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                yield conn
         except SQLAlchemyError as exc:
             raise CatalogError(f"catalog {self._engine.url!r}: {exc}") from exc
 
