@@ -78,6 +78,7 @@ SETS = {
         Variant("B400 tau b1.5 t10", ("x", "m30", "x-M400", "m30-M400"), beta=1.5, tau0=10),
         Variant("D400 tau b1.5 t10", ("x-M400", "m30-M400"), beta=1.5, tau0=10),
     ],
+    "g": [Variant("x,m10,m30 tau b1.5 t10 q.5", ("x", "m10", "m30"), t0=29, beta=1.5, tau0=10, quantile=0.5)],
 }
 
 
