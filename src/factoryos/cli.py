@@ -630,6 +630,13 @@ def bench_trace(
             "advised after a large import); --no-reindex times them as loaded."
         ),
     ] = True,
+    drop_page_cache: Annotated[
+        bool,
+        typer.Option(
+            help="Drop the kernel's page cache before the traces (Linux, as root, the "
+            "database on this machine): pages are read from disk, not left from the rebuild."
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Genealogy latency p50/p99: backward traces from pallets and forward traces from raw
@@ -637,8 +644,9 @@ def bench_trace(
     from factoryos.bench.trace import format_trace_table, run_trace_bench
 
     result = run_trace_bench(
-        events, catalog_url, traces, depth, seed=seed, reindex=reindex, progress=not as_json
-    )
+        events, catalog_url, traces, depth, seed=seed, reindex=reindex,
+        drop_page_cache=drop_page_cache, progress=not as_json,
+    )  # fmt: skip
     _emit(result, as_json, format_trace_table)
 
 

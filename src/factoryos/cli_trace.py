@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from factoryos.apps.trace.epcis.capture import capture
@@ -79,11 +80,11 @@ def trace_reindex(catalog_url: CatalogOption = None, data_dir: DataDirOption = N
     """Rebuild the genealogy indexes: packed, their pages in key order, so traces read fewer
     and sequential pages (after a large import, or weekly on a busy PostgreSQL catalog).
     PostgreSQL rebuilds them concurrently: capture and traces go on meanwhile."""
-    catalog = _open(catalog_url, data_dir)
+    catalog = _open(catalog_url, data_dir, migrate=False)  # online upkeep: no schema change
     try:
         rebuilt = rebuild_genealogy_indexes(catalog)
     except CatalogError as exc:
-        err.print(f"[red]reindex: {exc}[/red]", highlight=False)
+        err.print(f"[red]reindex:[/red] {escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from exc
     finally:
         catalog.close()

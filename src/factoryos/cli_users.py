@@ -24,7 +24,9 @@ DataDirOption = Annotated[
 ]
 
 
-def _open(url: str | None, data_dir: Path | None) -> Catalog:
+def _open(url: str | None, data_dir: Path | None, *, migrate: bool = True) -> Catalog:
+    """The catalog at ``url`` (default: DATA_DIR/catalog.sqlite), migrated unless ``migrate``
+    is off (maintenance that must not change the schema as a side effect)."""
     if url is None:
         from factoryos.runtime.settings import Settings
 
@@ -32,6 +34,8 @@ def _open(url: str | None, data_dir: Path | None) -> Catalog:
         directory.mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{directory / 'catalog.sqlite'}"
     catalog = Catalog(url)
+    if not migrate:
+        return catalog
     try:
         catalog.migrate()
     except CatalogError as exc:

@@ -19,6 +19,7 @@ from factoryos.apps.trace.epcis.capture import capture, to_row
 from factoryos.apps.trace.epcis.validate import validate_document
 from factoryos.apps.trace.genealogy import Direction, Trace, walk_stored
 from factoryos.apps.trace.identifiers import parse_urn
+from factoryos.bench import trace as trace_bench
 from factoryos.bench.errors import BenchError
 from factoryos.bench.trace import (
     MIN_EVENTS,
@@ -50,6 +51,7 @@ KEYS = FIGURES | {
     "p99_ms", "p50_ms", "traces", "warmup", "depth", "events", "epc_rows", "edge_share", "mix",
     "load_s", "events_per_s", "generate_s", "analyze_s", "db_mb", "backend", "peak_rss_mb",
     "reindexed", "reindex_s", "genealogy_index_mb_before", "genealogy_index_mb",
+    "page_cache_dropped",
 }  # fmt: skip
 
 
@@ -88,6 +90,21 @@ def test_a_small_sqlite_run_reports_every_figure() -> None:
 
 def test_the_indexes_can_be_timed_as_loaded() -> None:
     check_result(run_trace_bench(SMALL, None, traces=2, reindex=False), "sqlite", reindexed=False)
+
+
+def test_the_page_cache_is_dropped_before_the_traces_when_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the kernel's file stands in: dropping the machine's cache would slow every other test
+    knob = tmp_path / "drop_caches"
+    knob.write_text("0\n")
+    monkeypatch.setattr(trace_bench, "DROP_CACHES", knob)
+    result = run_trace_bench(MIN_EVENTS, None, traces=2, drop_page_cache=True)
+    assert result["page_cache_dropped"] is True and knob.read_text() == "3\n"
+    assert "page cache dropped" in str(format_trace_table(result).title)
+    monkeypatch.setattr(trace_bench, "DROP_CACHES", tmp_path / "none" / "drop_caches")
+    with pytest.raises(BenchError, match=r"--drop-page-cache: cannot write .*none/drop_caches"):
+        run_trace_bench(MIN_EVENTS, None, drop_page_cache=True)  # refused before the load
 
 
 def test_a_small_postgres_run_reports_every_figure_and_drops_its_schema() -> None:

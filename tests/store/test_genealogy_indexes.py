@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from factoryos.store import genealogy_indexes
 from factoryos.store.catalog import Catalog, CatalogError
 from factoryos.store.epcis_events import EpcisEvents
 from factoryos.store.genealogy_indexes import GENEALOGY_INDEXES, rebuild_genealogy_indexes
@@ -80,6 +81,15 @@ def test_the_copy_an_interrupted_rebuild_left_is_dropped(catalog: Catalog) -> No
 
 
 LOCK = "SELECT pg_advisory_lock(to_regclass('epcis_genealogy')::oid::bigint)"
+TRY_LOCK = LOCK.replace("pg_advisory_lock", "pg_try_advisory_lock")
+UNLOCK = LOCK.replace("pg_advisory_lock", "pg_advisory_unlock")
+
+
+def _lock_is_free(catalog: Catalog) -> bool:
+    with catalog._autocommit() as other:
+        taken = other.scalar(text(TRY_LOCK))
+        other.execute(text(UNLOCK))
+    return bool(taken)
 
 
 @pytest.mark.parametrize("url", ["postgresql"], indirect=True)
@@ -88,8 +98,45 @@ def test_two_rebuilds_never_run_at_once(catalog: Catalog) -> None:
         other.execute(text(LOCK))  # a rebuild running elsewhere
         with pytest.raises(CatalogError, match="another rebuild of them is running"):
             rebuild_genealogy_indexes(catalog)
-        other.execute(text(LOCK.replace("pg_advisory_lock", "pg_advisory_unlock")))
+        other.execute(text(UNLOCK))
     assert [r.index for r in rebuild_genealogy_indexes(catalog)] == list(GENEALOGY_INDEXES)
+    assert _lock_is_free(catalog)
+
+
+@pytest.mark.parametrize("url", ["postgresql"], indirect=True)
+def test_a_rebuild_that_waits_too_long_fails_and_the_next_one_succeeds(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(genealogy_indexes, "LOCK_TIMEOUT_S", 1)
+    store = EpcisEvents(catalog)
+    tenant = catalog.ensure_tenant("acme")
+    every = _made(tenant, store, _side_by_side(100))
+    with catalog._write() as writer:  # a capture whose transaction stays open
+        writer.execute(text(
+            "INSERT INTO epcis_genealogy (tenant_id, event, source, target, event_id,"
+            " event_type, event_time_ns) SELECT tenant_id, event, 'x', 'y', event_id,"
+            " event_type, event_time_ns FROM epcis_genealogy LIMIT 1"
+        ))  # fmt: skip
+        with pytest.raises(CatalogError, match="lock timeout"):
+            rebuild_genealogy_indexes(catalog)
+    assert _lock_is_free(catalog)
+    # REINDEX … CONCURRENTLY also waits for other sessions' snapshots on the whole database
+    # (the other test worker's): the usual timeout
+    monkeypatch.undo()
+    rebuild_genealogy_indexes(catalog)
+    indexes = _valid_indexes(catalog)
+    assert sorted(indexes) == sorted([*GENEALOGY_INDEXES, "epcis_genealogy_pkey"])
+    assert all(indexes.values())
+    _same_walks(store, tenant, every, ["lot:a0000", "unit:c000042"], (2,))
+
+
+def test_a_catalog_without_the_edge_table_is_named(url: str) -> None:
+    empty = Catalog(url)  # not migrated
+    try:
+        with pytest.raises(CatalogError, match="no edge table; run `factoryos db upgrade`"):
+            rebuild_genealogy_indexes(empty)
+    finally:
+        empty.close()
 
 
 def _reindex(url: str) -> subprocess.CompletedProcess[str]:
@@ -111,5 +158,6 @@ def test_the_reindex_command(catalog: Catalog) -> None:
     with catalog._autocommit() as other:
         other.execute(text(LOCK))
         refused = _reindex(catalog.url)
+        other.execute(text(UNLOCK))
     assert refused.returncode == 2
     assert "reindex: genealogy indexes: another rebuild of them is running" in refused.stderr

@@ -29,9 +29,11 @@ sub-assembly, five lot stages, raw material); forward from a raw lot, level 10 i
 
 Timing: after the load, the rebuild of the genealogy indexes the docs advise after a large
 import (``factoryos trace reindex``; off with ``reindex=False``: the indexes as loaded), and
-``VACUUM ANALYZE`` (PostgreSQL) or ``ANALYZE`` (SQLite) as a database in service has had (it
-reads the whole repository after the rebuild, so the rebuilt indexes are not simply the pages
-last written), ``traces`` backward traces from random pallets and ``traces``
+``VACUUM ANALYZE`` (PostgreSQL) or ``ANALYZE`` (SQLite) as a database in service has had. A
+rebuild leaves the indexes it just wrote in the kernel's page cache, so with
+``drop_page_cache`` (Linux, root, the database on this machine) the cache is written back and
+dropped before the traces: the pages a trace needs are read from disk unless PostgreSQL's own
+shared buffers hold them. Then ``traces`` backward traces from random pallets and ``traces``
 forward traces from random raw-material lots (received in the first ``RAW_SAMPLE_SHARE`` of
 the stream, so their material has been shipped), interleaved, each through the real
 ``genealogy.walk_stored`` (as the API runs it) to ``depth`` levels, timed alone with
@@ -40,6 +42,7 @@ the stream, so their material has been shipped), interleaved, each through the r
 
 import contextlib
 import heapq
+import os
 import random
 import sqlite3
 import tempfile
@@ -81,6 +84,7 @@ SALE_SHARE = 0.6  # units sold by the end of the data; the rest are still on she
 RAW_SAMPLE_SHARE = 0.8
 CHUNK = 20_000  # events per bulk load
 WARMUP = 10
+DROP_CACHES = Path("/proc/sys/vm/drop_caches")
 MIN_EVENTS = 10_000  # fewer leaves too few pallets to trace from
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 TARGET_P99_MS = 200.0
@@ -476,26 +480,32 @@ def run_trace_bench(
     *,
     seed: int = SEED,
     reindex: bool = True,
+    drop_page_cache: bool = False,
     progress: bool = False,
 ) -> dict[str, Any]:
     """Generate and bulk-load ``events`` events into a fresh catalog (a temporary SQLite file
     when ``url`` is None, else a new schema of the PostgreSQL at ``url`` or a new SQLite
     file), rebuild its genealogy indexes (``factoryos trace reindex``) unless ``reindex`` is
-    off, then time ``traces`` backward and forward traces to ``depth`` levels."""
+    off, drop the kernel's page cache if ``drop_page_cache``, then time ``traces`` backward and
+    forward traces to ``depth`` levels."""
     _check(events, traces, depth)
+    if drop_page_cache:
+        _check_page_cache_droppable()
     chain = SupplyChain(events, seed, samples=traces + WARMUP)
     with progress_bar(progress) as bar, _fresh_catalog(url) as fresh:
         tenant = fresh.catalog.ensure_tenant("bench")
         loaded = _load(fresh.catalog, tenant, chain, bar)
         rebuilt = _reindex(fresh.catalog, bar) if reindex else []
         settle_s = _settle(fresh, bar)
+        if drop_page_cache:
+            _drop_page_cache()
         rng = random.Random(seed + 2)
         back = _pick(chain.pallets.items, traces + WARMUP, rng, "pallet")
         forth = _pick(chain.raw_lots.items, traces + WARMUP, rng, "raw-material lot")
         runs = _measure(EpcisEvents(fresh.catalog), tenant, back, forth, depth, bar)
         size_mb = fresh.size_mb()
     result = _result(chain, fresh.backend, loaded, settle_s, size_mb, runs, traces, depth)
-    return result | _upkeep(rebuilt)
+    return result | _upkeep(rebuilt) | {"page_cache_dropped": drop_page_cache}
 
 
 def _check(events: int, traces: int, depth: int) -> None:
@@ -556,6 +566,20 @@ def _upkeep(rebuilt: list[Rebuilt]) -> dict[str, Any]:
         "genealogy_index_mb_before": mb([r.bytes_before for r in rebuilt]) if rebuilt else None,
         "genealogy_index_mb": mb([r.bytes_after for r in rebuilt]) if rebuilt else None,
     }
+
+
+def _check_page_cache_droppable() -> None:
+    """Before the load: a run that cannot drop the cache is refused before it spends an hour."""
+    if not os.access(DROP_CACHES, os.W_OK):
+        raise BenchError(f"--drop-page-cache: cannot write {DROP_CACHES} (Linux, as root)")
+
+
+def _drop_page_cache() -> None:
+    os.sync()  # only clean pages are dropped
+    try:
+        DROP_CACHES.write_text("3\n")
+    except OSError as exc:
+        raise BenchError(f"--drop-page-cache: {DROP_CACHES}: {exc.strerror}") from exc
 
 
 def _settle(fresh: _Fresh, bar: Progress | None) -> float:
@@ -737,7 +761,8 @@ def format_trace_table(result: dict[str, Any]) -> Table:
     """The result of :func:`run_trace_bench` as a Rich table."""
     table = Table(
         title=f"factoryos bench trace ({result['events']:,} events, {result['backend']}, "
-        f"depth {result['depth']}, {result['traces']} traces each way + {result['warmup']} warm-up)"
+        f"depth {result['depth']}, {result['traces']} traces each way + {result['warmup']} warm-up"
+        f"{', page cache dropped' if result['page_cache_dropped'] else ''})"
     )
     for name in ("", "p50", "p99", "max", "identifiers found", "depth reached", "target"):
         table.add_column(name, justify="left" if not name else "right")
