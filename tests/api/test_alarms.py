@@ -18,6 +18,7 @@ from factoryos.apps.alarms.processor import AlarmProcessor
 from factoryos.model.samples import SampleBatch
 from factoryos.store.alarm_log import AlarmLog
 from factoryos.store.catalog import Role
+from support.asgi import asgi_client
 from support.sites import POWER, TEMP
 from support.tenants import Tenant
 
@@ -72,8 +73,7 @@ async def alarmed(services: Services, acme: Tenant, globex: Tenant) -> AsyncIter
     task = asyncio.create_task(processor.run(stop))
     await asyncio.wait_for(processor.ready.wait(), 5)  # restored from the history
     app = create_app(dataclasses.replace(services, alarms=processor))
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://factoryos.test") as c:
+    async with asgi_client(app) as c:
         yield Alarmed(c, processor, services, acme)
     stop.set()
     await asyncio.wait_for(task, 5)

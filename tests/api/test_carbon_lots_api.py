@@ -4,12 +4,13 @@ that history, their energy from the line's meters, and a lot the hole cut into i
 with its coverage but gets no PACT footprint."""
 
 import dataclasses
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from factoryos.api import Services, create_app
 from factoryos.api.services import EnergyApp
@@ -98,10 +99,8 @@ def plant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plant]:
 
 
 @pytest.fixture
-async def client(plant: Plant) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(plant.services))
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
-        yield c
+def app(plant: Plant) -> FastAPI:
+    return create_app(plant.services)
 
 
 def span(**extra: str) -> dict[str, str]:

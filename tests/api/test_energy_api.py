@@ -6,10 +6,11 @@ base load, within the register's 0.1 kWh steps and the power tags' noise."""
 
 import dataclasses
 import io
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from pypdf import PdfReader
 
 from factoryos.api import Services, create_app
@@ -110,10 +111,8 @@ def plant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plant]:
 
 
 @pytest.fixture
-async def client(plant: Plant) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(plant.services))
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
-        yield c
+def app(plant: Plant) -> FastAPI:
+    return create_app(plant.services)
 
 
 def q(**extra: str) -> dict[str, str]:

@@ -4,15 +4,12 @@ event, trace genealogy; bad documents and parameters answered 4xx naming the par
 stored; roles and tenants kept apart."""
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import httpx
-import pytest
 
-from factoryos.api import Services, create_app
 from factoryos.apps.trace.epcis.validate import validate_document
 from factoryos.store.catalog import Role
 from support.tenants import Tenant, acme, globex, services
@@ -25,13 +22,6 @@ TRANSFORMATION = EXAMPLES / "json" / "Example_9.6.4-TransformationEvent.jsonld"
 AGGREGATION_XML = EXAMPLES / "xml" / "WithExtension" / "AggregationEvent.xml"  # one event
 CAPTURE, EVENTS = "/api/epcis/capture", "/api/epcis/events"
 DOCUMENTS = {p: p.read_bytes() for p in (OBJECT, TRANSFORMATION, AGGREGATION_XML)}
-
-
-@pytest.fixture
-async def client(services: Services) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(services))
-    async with httpx.AsyncClient(transport=transport, base_url="http://factoryos.test") as c:
-        yield c
 
 
 async def _capture(client: httpx.AsyncClient, t: Tenant, path: Path) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from factoryos.store.catalog import Role
 from factoryos.twin.config import ResolverConfig
 from factoryos.twin.node import IdentifierNode
 from factoryos.twin.parent import HOPS_HEADER
+from support.asgi import asgi_client
 from support.ports import bound_socket
 from support.tenants import Tenant, acme, app, client, globex, open_services
 
@@ -285,23 +286,16 @@ async def test_without_a_configured_node_one_is_made_from_the_environment(
         key = plain.catalog.create_api_key("acme", Role.VIEWER, "viewer")
         auth = {"Authorization": f"Bearer {key}"}
         monkeypatch.setenv("FACTORYOS_RESOLVER_NODE", "from-env")
-        async with _client(create_app(plain)) as c:
+        async with asgi_client(create_app(plain)) as c:
             r = await c.get("/api/resolve/88.1/x", headers=auth)
             again = await c.get("/api/resolve/88.1/x", headers=auth)
         assert r.status_code == 404 and r.json()["node"] == "from-env"
         assert again.status_code == 404
         monkeypatch.setenv("FACTORYOS_RESOLVER_TIMEOUT_S", "soon")
-        async with _client(create_app(plain)) as c:
+        async with asgi_client(create_app(plain)) as c:
             broken = await c.get("/api/resolve/88.1/x", headers=auth)
         assert broken.status_code == 503
         assert "FACTORYOS_RESOLVER_TIMEOUT_S: 'soon'" in broken.json()["detail"]
-
-
-@asynccontextmanager
-async def _client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://factoryos.test") as c:
-        yield c
 
 
 # -- two real nodes ---------------------------------------------------------------------

@@ -3,11 +3,11 @@ history through HTTP, the registry's versions, promote and rollback, the health 
 ONNX download — and the client's mistakes answered 4xx naming what, changing nothing."""
 
 import dataclasses
-from collections.abc import AsyncIterator
 
 import httpx
 import numpy as np
 import pytest
+from fastapi import FastAPI
 
 from factoryos.api import Services, create_app
 from factoryos.apps.maintenance.config import AnomalySpec, MaintenanceSection
@@ -26,7 +26,7 @@ URL = "/api/maintenance"
 
 
 @pytest.fixture
-async def client(services: Services, acme: Tenant) -> AsyncIterator[httpx.AsyncClient]:
+def app(services: Services, acme: Tenant) -> FastAPI:
     rng = np.random.default_rng(0)
     n = 3_000
     power = 20 + rng.normal(size=n)
@@ -41,7 +41,7 @@ async def client(services: Services, acme: Tenant) -> AsyncIterator[httpx.AsyncC
         )
     )
     spec = AnomalySpec(signals=["power_kw", "spindle_rpm"], family="pca")
-    app = MaintenanceApp(
+    maintenance = MaintenanceApp(
         MaintenanceSection(anomaly={CNC: spec}),
         services.catalog,
         services.store,
@@ -49,10 +49,7 @@ async def client(services: Services, acme: Tenant) -> AsyncIterator[httpx.AsyncC
         acme.ids,
         "acme",
     )
-    wired = dataclasses.replace(services, maintenance=app)
-    transport = httpx.ASGITransport(app=create_app(wired))
-    async with httpx.AsyncClient(transport=transport, base_url="http://factoryos.test") as c:
-        yield c
+    return create_app(dataclasses.replace(services, maintenance=maintenance))
 
 
 def _window(start_s: int, end_s: int) -> dict[str, str]:

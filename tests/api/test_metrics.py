@@ -21,6 +21,7 @@ from factoryos.model import SampleBatch
 from factoryos.runtime.metrics import MetricSources, build_registry
 from factoryos.store.catalog import Catalog
 from factoryos.store.ingest import Ingestor
+from support.asgi import asgi_client
 from support.sites import POWER, TEMP
 
 
@@ -130,8 +131,7 @@ async def test_alarm_and_notification_counters_are_exported(
 
 
 async def test_an_app_without_a_registry_serves_empty_metrics(services: Services, acme) -> None:
-    transport = httpx.ASGITransport(app=create_app(services))
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+    async with asgi_client(create_app(services)) as client:
         r = await client.get("/metrics", headers=acme.auth())
     assert r.status_code == 200 and r.text == ""
 
@@ -160,8 +160,7 @@ async def unready_catalog_client(
 ) -> AsyncIterator[httpx.AsyncClient]:
     empty = Catalog(f"sqlite:///{tmp_path / 'no-tables.sqlite'}")  # never created: no tables
     broken = Services(catalog=empty, store=services.store, bus=services.bus)
-    transport = httpx.ASGITransport(app=create_app(broken))
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+    async with asgi_client(create_app(broken)) as client:
         yield client
     empty.close()
 

@@ -18,6 +18,7 @@ import pytest
 from factoryos.api import Services, create_app
 from factoryos.apps.scheduling.export import CSV_FIELDS
 from factoryos.store.catalog import Role
+from support.asgi import asgi_client
 from support.plans import example, hard
 from support.tenants import Tenant, acme, globex, services
 
@@ -29,8 +30,7 @@ CNC1 = "plant1/machining/line1/cell1/cnc-01"  # acme's equipment (tests/support/
 
 @pytest.fixture
 async def client(services: Services) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(services))
-    async with httpx.AsyncClient(transport=transport, base_url="http://factoryos.test") as c:
+    async with asgi_client(create_app(services)) as c:
         yield c
     services.scheduling.close()
 

@@ -8,7 +8,6 @@ SPC is configured for acme's plant only: globex sees none of it.
 
 import json
 import math
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
@@ -16,6 +15,7 @@ from urllib.parse import quote
 import httpx
 import numpy as np
 import pytest
+from fastapi import FastAPI
 
 from factoryos.api import Services, create_app
 from factoryos.apps.trace.spc.config import SpcSection
@@ -61,18 +61,13 @@ TEMPS[100:105] += 8  # subgroup 20 far above the others
 
 
 @pytest.fixture
-async def client(
-    services: Services, acme: Tenant, globex: Tenant
-) -> AsyncIterator[httpx.AsyncClient]:
+def app(services: Services, acme: Tenant, globex: Tenant) -> FastAPI:
     ids = np.full(TEMPS.size, acme.ids[TEMP])
     services.store.write(SampleBatch.build(ids, T0 + np.arange(TEMPS.size) * S, TEMPS))
     spc = SpcService(
         SpcSection.model_validate(SPC), services.catalog, services.store, acme.ids, "acme"
     )
-    app = create_app(replace(services, spc=spc))
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://factoryos.test") as c:
-        yield c
+    return create_app(replace(services, spc=spc))
 
 
 async def _get(client: httpx.AsyncClient, path: str, t: Tenant, **params: Any) -> Any:

@@ -7,7 +7,6 @@ settings).
 """
 
 import dataclasses
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -18,6 +17,7 @@ from factoryos.apps.maintenance.config import MaintenanceSection
 from factoryos.apps.maintenance.orders import OrdersConfig
 from factoryos.apps.maintenance.service import MaintenanceApp
 from factoryos.store.catalog import Role
+from support.asgi import asgi_client
 from support.tenants import Tenant, acme, globex, services
 
 __all__ = ["acme", "globex", "services"]  # fixtures, used by name
@@ -27,13 +27,6 @@ CNC2 = "plant1/machining/line1/cell1/cnc-02"
 URL = "/api/maintenance/workorders"
 DUE = "2099-01-01T00:00:00.000Z"  # as answers write it
 W_START, W_END = "2098-12-30T06:00:00.000Z", "2098-12-30T10:00:00.000Z"
-
-
-@pytest.fixture
-async def client(services: Services) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(services))
-    async with httpx.AsyncClient(transport=transport, base_url="http://factoryos.test") as c:
-        yield c
 
 
 async def _open(client: httpx.AsyncClient, t: Tenant, **kw: Any) -> dict[str, Any]:
@@ -238,8 +231,7 @@ async def test_an_unknown_failure_code_names_the_configured_catalog(
         services.catalog, services.store, services.bus, {}, "acme",
     )  # fmt: skip
     wired = dataclasses.replace(services, maintenance=app)
-    transport = httpx.ASGITransport(app=create_app(wired))
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+    async with asgi_client(create_app(wired)) as client:
         codes = await client.get("/api/maintenance/failure-codes", headers=acme.auth())
         assert codes.json() == [
             {"code": "SPB", "text": "spindle bearing"},

@@ -15,6 +15,7 @@ from factoryos.model.site import parse_site
 from factoryos.model.tags import DataType, WordOrder
 from factoryos.store.catalog import Catalog, Role
 from factoryos.store.duckdb_store import DuckDBStore
+from support.asgi import asgi_client
 from support.modbus_server import ModbusTestServer
 from support.sites import Cell, Equipment, site_yaml
 
@@ -57,8 +58,7 @@ async def api(
     services = Services(catalog, store, bus, writer=build_drivers(site, ids))
     keys = {role: catalog.create_api_key("acme", role, role.label) for role in Role}
     keys[Role.ADMIN] = catalog.create_api_key("globex", Role.ADMIN, "other-tenant")
-    transport = httpx.ASGITransport(app=create_app(services))
-    async with httpx.AsyncClient(transport=transport, base_url="http://fos") as client:
+    async with asgi_client(create_app(services)) as client:
         yield client, services, keys
     store.close()
     catalog.close()

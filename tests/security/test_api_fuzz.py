@@ -26,7 +26,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
 import schemathesis
 from fastapi import FastAPI
@@ -41,6 +40,7 @@ from factoryos.api.authz import PLATFORM, PUBLIC, RULES, Access
 from factoryos.api.deps import CREDENTIAL_LIMIT, CREDENTIAL_WINDOW_S
 from factoryos.api.ratelimit import FailureLimiter
 from factoryos.store.catalog import Catalog, Role
+from support.asgi import asgi_client
 from support.tally import Tally
 from support.tenants import Tenant, make_tenant, open_services
 
@@ -256,8 +256,7 @@ def test_with_a_key_no_server_error_no_escalation_answers_as_documented(
 async def test_bad_credentials_from_an_address_do_not_lock_out_its_valid_keys(
     world: World,
 ) -> None:
-    transport = httpx.ASGITransport(app=create_app(world.services))
-    async with httpx.AsyncClient(transport=transport, base_url="http://factoryos.test") as c:
+    async with asgi_client(create_app(world.services)) as c:
         for _ in range(CREDENTIAL_LIMIT):
             revoked = await c.get("/api/me", headers={"X-API-Key": "fos_revoked"})
             assert revoked.status_code == 401

@@ -23,6 +23,7 @@ from factoryos.model.samples import SampleBatch
 from factoryos.model.site import parse_site
 from factoryos.store.catalog import Catalog, Role, TagInfo
 from factoryos.store.duckdb_store import DuckDBStore
+from support.asgi import asgi_client
 from support.sites import POWER, site_yaml
 
 SECRET = "test-secret-" + "x" * 40
@@ -113,6 +114,5 @@ def app(services: Services) -> FastAPI:
 
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://factoryos.test") as c:
+    async with asgi_client(app) as c:
         yield c

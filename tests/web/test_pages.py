@@ -12,6 +12,7 @@ from factoryos.api import Services, create_app
 from factoryos.bus.inprocess import InProcessBus
 from factoryos.store.catalog import Catalog
 from factoryos.store.duckdb_store import DuckDBStore
+from support.asgi import asgi_client
 
 VENDOR = Path(__file__).parents[2] / "src/factoryos/web/static/vendor"
 
@@ -22,8 +23,7 @@ async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     catalog.create_all()
     store = DuckDBStore(None)
     app = create_app(Services(catalog=catalog, store=store, bus=InProcessBus()))
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://factoryos.test") as c:
+    async with asgi_client(app) as c:
         yield c
     store.close()
     catalog.close()
