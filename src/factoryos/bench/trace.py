@@ -38,6 +38,10 @@ forward traces from random raw-material lots (received in the first ``RAW_SAMPLE
 the stream, so their material has been shipped), interleaved, each through the real
 ``genealogy.walk_stored`` (as the API runs it) to ``depth`` levels, timed alone with
 ``time.perf_counter_ns``; ``WARMUP`` traces of each direction before them are not timed.
+
+The reads the database's disk made during the traces are reported too
+(:mod:`factoryos.bench.diskstats`; PostgreSQL only when the server is on this machine and
+tells its data directory), so a slow tail can be put down to the software or to the storage.
 """
 
 import contextlib
@@ -65,6 +69,7 @@ from sqlalchemy.engine import URL, make_url
 from factoryos.apps.trace.epcis.capture import to_row
 from factoryos.apps.trace.genealogy import Direction, walk_stored
 from factoryos.apps.trace.identifiers import EpcUrn, UrnKind
+from factoryos.bench.diskstats import DiskReads, disk_reads
 from factoryos.bench.errors import BenchError
 from factoryos.bench.ingest import peak_rss_mb, progress_bar
 from factoryos.store.catalog import Catalog
@@ -86,6 +91,7 @@ CHUNK = 20_000  # events per bulk load
 WARMUP = 10
 DROP_CACHES = Path("/proc/sys/vm/drop_caches")
 MIN_EVENTS = 10_000  # fewer leaves too few pallets to trace from
+LOCAL_HOSTS = (None, "", "localhost", "127.0.0.1", "::1")  # None: the Unix socket
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 TARGET_P99_MS = 200.0
 MB = 2**20
@@ -457,12 +463,14 @@ def chunks(chain: SupplyChain, size: int = CHUNK) -> Iterator[list[NewEvent]]:
 @dataclass(frozen=True)
 class _Fresh:
     """A fresh catalog for one run: its backend, how to settle it after the load (planner
-    statistics) and how big it is."""
+    statistics), how big it is and where its files are (None: not on this machine, or not
+    known)."""
 
     catalog: Catalog
     backend: str
     settle: Callable[[], None]
     size_mb: Callable[[], float]
+    files: Callable[[], Path | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -502,10 +510,14 @@ def run_trace_bench(
         rng = random.Random(seed + 2)
         back = _pick(chain.pallets.items, traces + WARMUP, rng, "pallet")
         forth = _pick(chain.raw_lots.items, traces + WARMUP, rng, "raw-material lot")
+        files = fresh.files()
+        before = None if files is None else disk_reads(files)
         runs = _measure(EpcisEvents(fresh.catalog), tenant, back, forth, depth, bar)
+        after = None if files is None else disk_reads(files)
         size_mb = fresh.size_mb()
     result = _result(chain, fresh.backend, loaded, settle_s, size_mb, runs, traces, depth)
-    return result | _upkeep(rebuilt) | {"page_cache_dropped": drop_page_cache}
+    disk = None if before is None or after is None else after - before
+    return result | _upkeep(rebuilt) | _disk(disk) | {"page_cache_dropped": drop_page_cache}
 
 
 def _check(events: int, traces: int, depth: int) -> None:
@@ -566,6 +578,13 @@ def _upkeep(rebuilt: list[Rebuilt]) -> dict[str, Any]:
         "genealogy_index_mb_before": mb([r.bytes_before for r in rebuilt]) if rebuilt else None,
         "genealogy_index_mb": mb([r.bytes_after for r in rebuilt]) if rebuilt else None,
     }
+
+
+def _disk(reads: DiskReads | None) -> dict[str, Any]:
+    """What the database's disk read during the traces (all of it, warm-up included)."""
+    if reads is None:
+        return {"disk_reads": None, "disk_read_mb": None, "disk_read_ms": None}
+    return {"disk_reads": reads.reads, "disk_read_mb": reads.bytes / MB, "disk_read_ms": reads.ms}
 
 
 def _check_page_cache_droppable() -> None:
@@ -706,7 +725,7 @@ def _sqlite(path: Path) -> Iterator[_Fresh]:
             with contextlib.closing(sqlite3.connect(path)) as conn:
                 conn.execute("ANALYZE")
 
-        yield _Fresh(catalog, "sqlite", settle, lambda: path.stat().st_size / MB)
+        yield _Fresh(catalog, "sqlite", settle, lambda: path.stat().st_size / MB, lambda: path)
     finally:
         catalog.close()
 
@@ -743,9 +762,22 @@ def _postgres(url: URL) -> Iterator[_Fresh]:
             ).fetchone()
         return float(row[0] if row else 0) / MB
 
+    def files() -> Path | None:
+        """The server's data directory, if the server is on this machine (a superuser may
+        ask)."""
+        if url.host not in LOCAL_HOSTS:
+            return None
+        with psycopg.connect(libpq) as conn:
+            try:
+                row = conn.execute("SHOW data_directory").fetchone()
+            except psycopg.errors.InsufficientPrivilege:
+                return None
+        found = Path(row[0]) if row else None
+        return found if found is not None and found.is_dir() else None
+
     try:
         catalog.migrate()
-        yield _Fresh(catalog, "postgresql", settle, size_mb)
+        yield _Fresh(catalog, "postgresql", settle, size_mb, files)
     finally:
         catalog.close()
         with psycopg.connect(libpq, autocommit=True, connect_timeout=10) as admin:
@@ -795,6 +827,14 @@ def format_trace_table(result: dict[str, Any]) -> Table:
             f"{result['reindex_s']:,.1f} s",
             "" if before is None else f"{before:,.0f} → {after:,.0f} MB",
             *[""] * 4,
+        )
+    if result["disk_reads"] is not None:
+        table.add_row(
+            "disk during traces",
+            f"{result['disk_reads']:,} reads",
+            f"{result['disk_read_mb']:,.0f} MB",
+            f"{result['disk_read_ms']:,} ms in reads",
+            *[""] * 3,
         )
     return table
 
