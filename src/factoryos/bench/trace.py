@@ -767,13 +767,12 @@ def _postgres(url: URL) -> Iterator[_Fresh]:
         ask)."""
         if url.host not in LOCAL_HOSTS:
             return None
-        with psycopg.connect(libpq) as conn:
+        with psycopg.connect(libpq, connect_timeout=10) as conn:
             try:
                 row = conn.execute("SHOW data_directory").fetchone()
             except psycopg.errors.InsufficientPrivilege:
                 return None
-        found = Path(row[0]) if row else None
-        return found if found is not None and found.is_dir() else None
+        return Path(row[0]) if row and Path(row[0]).is_dir() else None
 
     try:
         catalog.migrate()
